@@ -1,0 +1,76 @@
+package pack
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/cairnbackup/cairn/crypto"
+)
+
+// TailReadSize is how much of a pack's end ReadHeader reads first. It holds
+// the header of any pack with fewer than ~700 blobs, so data packs need one
+// read and only large tree packs need a second.
+const TailReadSize = 32 * 1024
+
+// maxHeaderLen bounds a header: more entries than could fit in a
+// MaxSize pack of minimal blobs is nonsense.
+const maxHeaderLen = 1 + (MaxSize/crypto.Overhead)*EntrySize
+
+// ReadHeader reads, opens and checks the header of a pack of the given size
+// with at most two reads from r.
+func ReadHeader(r io.ReaderAt, size int64, k *crypto.Key) ([]Entry, error) {
+	if size < 4+crypto.Overhead+1 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooShort, size)
+	}
+	if size > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, size)
+	}
+	tailLen := min(size, TailReadSize)
+	tail := make([]byte, tailLen)
+	if _, err := r.ReadAt(tail, size-tailLen); err != nil {
+		return nil, fmt.Errorf("pack: read last %d bytes: %w", tailLen, err)
+	}
+	hlen := int64(binary.LittleEndian.Uint32(tail[tailLen-4:]))
+	if hlen < crypto.Overhead+1 || hlen+4 > size || hlen > maxHeaderLen {
+		return nil, fmt.Errorf("%w: header length %d in a pack of %d bytes", ErrHeaderLength, hlen, size)
+	}
+	sealed := tail[:tailLen-4]
+	if hlen <= int64(len(sealed)) {
+		sealed = sealed[int64(len(sealed))-hlen:]
+	} else {
+		sealed = make([]byte, hlen)
+		if _, err := r.ReadAt(sealed, size-4-hlen); err != nil {
+			return nil, fmt.Errorf("pack: read header of %d bytes: %w", hlen, err)
+		}
+	}
+	return OpenHeader(sealed, size-4-hlen, k)
+}
+
+// OpenHeader authenticates a sealed header and decodes it for a pack whose
+// blobs fill dataLen bytes.
+func OpenHeader(sealed []byte, dataLen int64, k *crypto.Key) ([]Entry, error) {
+	plain, err := k.Open(nil, sealed, headerAD)
+	if err != nil {
+		return nil, ErrHeaderAuth
+	}
+	return DecodeHeader(plain, dataLen)
+}
+
+// ParseAll parses a complete pack held in memory.
+func ParseAll(b []byte, k *crypto.Key) ([]Entry, error) {
+	return ReadHeader(bytesReaderAt(b), int64(len(b)), k)
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
