@@ -1,0 +1,152 @@
+package s3
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/cairnbackup/cairn/backend"
+)
+
+// Errors of this package; failures of the store itself map onto the
+// backend package's sentinels.
+var (
+	// ErrBadAddress: a repository address or bucket/prefix is malformed.
+	ErrBadAddress = errors.New("s3: bad repository address")
+	// ErrBadConfig: a Config field is out of range or inconsistent.
+	ErrBadConfig = errors.New("s3: bad configuration")
+	// ErrNotEmpty: Create found objects under the prefix that do not belong
+	// to a repository.
+	ErrNotEmpty = errors.New("s3: prefix holds objects that are not a repository")
+)
+
+// Error codes by the sentinel they map to. Codes come from AWS, MinIO and
+// versitygw; anything else is classified by its HTTP status.
+var (
+	notFoundCodes = codeSet("NoSuchKey", "NoSuchBucket", "NotFound", "NoSuchVersion")
+	// versitygw answers an unknown access key with 404 XAdminUserNotFound:
+	// bad credentials, never "not found".
+	deniedCodes = codeSet("AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId",
+		"XAdminUserNotFound", "InvalidToken", "ExpiredToken", "TokenRefreshRequired",
+		"AllAccessDisabled", "AccountProblem", "InvalidSecurity", "InvalidClientTokenId",
+		"MissingSecurityHeader", "RequestTimeTooSkewed", "UnauthorizedAccess")
+	transientCodes = codeSet("SlowDown", "SlowDownRead", "SlowDownWrite", "Throttling",
+		"ThrottlingException", "RequestThrottled", "TooManyRequests", "RequestLimitExceeded",
+		"ServiceUnavailable", "InternalError", "RequestTimeout", "OperationAborted",
+		"XMinioServerNotInitialized", "IncompleteBody", "BadDigest", "XAmzContentSHA256Mismatch")
+	noSpaceCodes = codeSet("QuotaExceeded", "XMinioAdminBucketQuotaExceeded", "XMinioStorageFull",
+		"InsufficientStorage", "StorageFull", "EntityTooLarge")
+)
+
+func codeSet(codes ...string) map[string]bool {
+	m := make(map[string]bool, len(codes))
+	for _, c := range codes {
+		m[c] = true
+	}
+	return m
+}
+
+// mapErr translates a minio-go or network error onto the backend's
+// sentinels, keeping the provider's code and message. Context errors and
+// errors it cannot classify are returned unchanged.
+func mapErr(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var er minio.ErrorResponse
+	if errors.As(err, &er) && (er.Code != "" || er.StatusCode != 0) {
+		if s := responseSentinel(er); s != nil {
+			return fmt.Errorf("%w: %s", s, describe(er))
+		}
+		return fmt.Errorf("s3: %s", describe(er))
+	}
+	if transientNetErr(err) {
+		return fmt.Errorf("%w: %v", backend.ErrTransient, err)
+	}
+	return err
+}
+
+// responseSentinel picks the sentinel for an S3 error response: by code
+// first, then by HTTP status.
+func responseSentinel(er minio.ErrorResponse) error {
+	switch {
+	case deniedCodes[er.Code]:
+		return backend.ErrAccessDenied
+	case notFoundCodes[er.Code]:
+		return backend.ErrNotFound
+	case transientCodes[er.Code]:
+		return backend.ErrTransient
+	case noSpaceCodes[er.Code]:
+		return backend.ErrNoSpace
+	case er.Code == minio.InvalidRange:
+		return backend.ErrShortRead
+	}
+	switch s := er.StatusCode; {
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		return backend.ErrAccessDenied
+	case s == http.StatusNotFound:
+		return backend.ErrNotFound
+	case s == http.StatusRequestedRangeNotSatisfiable:
+		return backend.ErrShortRead
+	case s == http.StatusInsufficientStorage:
+		return backend.ErrNoSpace
+	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
+		return backend.ErrTransient
+	}
+	return nil
+}
+
+// describe renders an error response as "Code: message (HTTP 404)".
+func describe(er minio.ErrorResponse) string {
+	msg := er.Error()
+	s := msg
+	if er.Code != "" && er.Code != msg {
+		s = er.Code + ": " + msg
+	}
+	if er.StatusCode != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", er.StatusCode)
+	}
+	return s
+}
+
+// transientNetErr reports network failures worth retrying: resets, refused
+// connections, timeouts and bodies cut short. Certificate and protocol
+// errors and unknown host names are permanent.
+func transientNetErr(err error) bool {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		record    tls.RecordHeaderError
+		dnsErr    *net.DNSError
+		netErr    net.Error
+		opErr     *net.OpError
+	)
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &verify), errors.As(err, &record):
+		return false
+	case errors.As(err, &dnsErr):
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.ENETDOWN):
+		return true
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return true
+	case errors.As(err, &opErr):
+		return true
+	}
+	return false
+}

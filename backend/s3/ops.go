@@ -1,0 +1,292 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/cairnbackup/cairn/backend"
+)
+
+func (b *Backend) key(h backend.Handle) string { return b.prefix + backend.Path(h) }
+
+// Save implements backend.Backend. The source is read through Read only
+// (never ReadAt, which a wrapper of a seekable source may not override), so
+// cancelling ctx stops the upload at the next read.
+func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+	if err := h.Valid(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := rd.Rewind(); err != nil {
+		return fmt.Errorf("save %s: rewind source: %w", h, err)
+	}
+	size := rd.Length()
+	if size < 0 {
+		return fmt.Errorf("save %s: source has negative length %d", h, size)
+	}
+	if size > maxObjectSize {
+		return fmt.Errorf("save %s: %w: %d bytes is over S3's 5 TiB object limit", h, backend.ErrNoSpace, size)
+	}
+	src := &ctxReader{ctx: ctx, r: rd}
+	opts := minio.PutObjectOptions{
+		ContentType:      "application/octet-stream",
+		PartSize:         uint64(b.cfg.partSize()),
+		DisableMultipart: size <= b.cfg.multipartThreshold(),
+	}
+	info, err := b.client.PutObject(ctx, b.cfg.Bucket, b.key(h), src, size, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("save %s: %w", h, ctx.Err())
+		}
+		if src.err != nil {
+			return fmt.Errorf("save %s: read source: %w", h, src.err)
+		}
+		if src.eof && src.n != size {
+			return fmt.Errorf("save %s: source ended after %d bytes, says it has %d", h, src.n, size)
+		}
+		return fmt.Errorf("save %s: %w", h, b.withHint(mapErr(err)))
+	}
+	if info.Size != size || src.n != size {
+		return fmt.Errorf("save %s: stored %d bytes, read %d, source says %d", h, info.Size, src.n, size)
+	}
+	return nil
+}
+
+// ctxReader stops reading once ctx is done and remembers its source's
+// failure, so it is reported as such rather than as a network error.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+	n   int64
+	err error
+	eof bool
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		c.err = err
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	switch {
+	case err == io.EOF:
+		c.eof = true
+	case err != nil:
+		c.err = err
+	}
+	return n, err
+}
+
+// Load implements backend.Backend with one (ranged) GET. The reader passed
+// to fn yields exactly the requested bytes; a body cut short by the network
+// fails with an error wrapping backend.ErrTransient.
+func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if err := h.Valid(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if length < 0 || offset < 0 {
+		return fmt.Errorf("load %s: %w: negative range", h, backend.ErrInvalidHandle)
+	}
+	var opts minio.GetObjectOptions
+	if length > 0 || offset > 0 {
+		end := int64(0) // to the end
+		if length > 0 {
+			end = offset + int64(length) - 1
+		}
+		if err := opts.SetRange(offset, end); err != nil {
+			return fmt.Errorf("load %s: %w: %v", h, backend.ErrInvalidHandle, err)
+		}
+	}
+	core := minio.Core{Client: b.client}
+	body, info, _, err := core.GetObject(ctx, b.cfg.Bucket, b.key(h), opts)
+	if err != nil {
+		return b.loadFailed(ctx, h, length, offset, fn, err)
+	}
+	defer body.Close()
+	if info.Size < 0 { // no Content-Length: trust the body's end
+		return fn(&bodyReader{ctx: ctx, r: body, left: math.MaxInt64, h: h, unsized: true})
+	}
+	if length > 0 && info.Size != int64(length) {
+		return fmt.Errorf("load %s: %w: want %d bytes at %d, got %d", h, backend.ErrShortRead, length, offset, info.Size)
+	}
+	return fn(&bodyReader{ctx: ctx, r: body, left: info.Size, h: h})
+}
+
+// loadFailed maps a failed GET. An unsatisfiable open-ended range is an
+// empty read when the offset is exactly the object's size.
+func (b *Backend) loadFailed(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	err = b.withHint(mapErr(err))
+	if errors.Is(err, backend.ErrShortRead) && length == 0 {
+		fi, serr := b.Stat(ctx, h)
+		if serr == nil && fi.Size == offset {
+			return fn(bytes.NewReader(nil))
+		}
+		if serr == nil {
+			return fmt.Errorf("load %s: %w: offset %d beyond %d bytes", h, backend.ErrShortRead, offset, fi.Size)
+		}
+	}
+	return fmt.Errorf("load %s: %w", h, err)
+}
+
+// bodyReader yields exactly left bytes of a response body, unless the
+// length is unknown (unsized).
+type bodyReader struct {
+	ctx     context.Context
+	r       io.Reader
+	left    int64
+	h       backend.Handle
+	unsized bool
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.r.Read(p)
+	r.left -= int64(n)
+	switch {
+	case err == io.EOF && r.left > 0 && !r.unsized:
+		return n, fmt.Errorf("load %s: %w: body ended %d bytes early", r.h, backend.ErrTransient, r.left)
+	case err == io.EOF:
+		return n, io.EOF
+	case err != nil && r.ctx.Err() != nil:
+		return n, r.ctx.Err()
+	case err != nil:
+		return n, fmt.Errorf("load %s: %w", r.h, mapErr(err))
+	}
+	return n, nil
+}
+
+// Stat implements backend.Backend with a HEAD request. A HEAD answer has
+// no body, so a 404 cannot say why; some servers (versitygw) answer 404 to
+// an unknown access key. Stat confirms a 404 with a one-byte GET, whose
+// answer names its reason, so that bad credentials never pass for a missing
+// object. A missing object thus costs two requests.
+func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	if err := h.Valid(); err != nil {
+		return backend.FileInfo{}, err
+	}
+	info, err := b.client.StatObject(ctx, b.cfg.Bucket, b.key(h), minio.StatObjectOptions{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return backend.FileInfo{}, ctx.Err()
+		}
+		err = mapErr(err)
+		if errors.Is(err, backend.ErrNotFound) {
+			err = b.confirmMissing(ctx, h, err)
+		}
+		return backend.FileInfo{}, fmt.Errorf("stat %s: %w", h, b.withHint(err))
+	}
+	return backend.FileInfo{Name: h.Name, Size: info.Size}, nil
+}
+
+// confirmMissing asks again with a GET after a HEAD found nothing, and
+// returns the GET's error if it tells of bad credentials, else notFound.
+func (b *Backend) confirmMissing(ctx context.Context, h backend.Handle, notFound error) error {
+	var opts minio.GetObjectOptions
+	opts.SetRange(0, 0)
+	body, _, _, err := minio.Core{Client: b.client}.GetObject(ctx, b.cfg.Bucket, b.key(h), opts)
+	if err == nil {
+		body.Close()
+		return notFound
+	}
+	if err = mapErr(err); errors.Is(err, backend.ErrAccessDenied) {
+		return err
+	}
+	return notFound
+}
+
+// List implements backend.Backend with paginated ListObjectsV2 requests
+// (1000 keys a page); keys that do not name a valid object of type t (such
+// as folder markers) are skipped.
+func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	if t == backend.ConfigFile {
+		fi, err := b.Stat(ctx, backend.Handle{Type: t})
+		if errors.Is(err, backend.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(fi)
+	}
+	if err := (backend.Handle{Type: t, Name: "x"}).Valid(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dir := b.prefix + string(t) + "/"
+	fetchOwner := false
+	opts := minio.ListObjectsOptions{Prefix: dir, Recursive: true, FetchOwner: &fetchOwner}
+	for obj := range b.client.ListObjectsIter(ctx, b.cfg.Bucket, opts) {
+		if obj.Err != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("list %s: %w", t, b.withHint(mapErr(obj.Err)))
+		}
+		name, ok := objectName(t, strings.TrimPrefix(obj.Key, dir))
+		if !ok {
+			continue
+		}
+		if err := fn(backend.FileInfo{Name: name, Size: obj.Size}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// objectName returns the name of the object of type t at rel, a key
+// relative to the type's folder, if rel is where backend.Path puts it.
+func objectName(t backend.FileType, rel string) (string, bool) {
+	name := rel
+	if t == backend.PackFile {
+		dir, n, ok := strings.Cut(rel, "/")
+		if !ok || len(n) < 2 || n[:2] != dir {
+			return "", false
+		}
+		name = n
+	}
+	h := backend.Handle{Type: t, Name: name}
+	if h.Valid() != nil || backend.Path(h) != string(t)+"/"+rel {
+		return "", false
+	}
+	return name, true
+}
+
+// Remove implements backend.Backend. S3 answers a DELETE of a missing key
+// with success, so Remove first checks that the object exists (HEAD), to
+// report backend.ErrNotFound as the contract asks. On a versioned bucket
+// the DELETE adds a delete marker and older versions keep their space.
+func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
+	if _, err := b.Stat(ctx, h); err != nil {
+		return fmt.Errorf("remove: %w", err)
+	}
+	err := b.client.RemoveObject(ctx, b.cfg.Bucket, b.key(h), minio.RemoveObjectOptions{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("remove %s: %w", h, b.withHint(mapErr(err)))
+	}
+	return nil
+}
