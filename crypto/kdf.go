@@ -73,4 +73,3 @@ func NewKEKText() string {
 	defer clear(b)
 	return hex.EncodeToString(b)
 }
-

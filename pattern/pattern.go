@@ -76,6 +76,13 @@ func (p Pattern) Match(name string) bool {
 	return false
 }
 
+// MatchExact reports whether the pattern matches name itself, not through
+// one of its parent folders: what a search for entries wants, where Match
+// suits filters that keep or drop whole folders.
+func (p Pattern) MatchExact(name string) bool {
+	return match(p.parts, split(name))
+}
+
 // MayMatchBelow reports whether the pattern could match something inside
 // the folder dir (or dir itself), so an include filter knows to descend.
 func (p Pattern) MayMatchBelow(dir string) bool {

@@ -39,6 +39,33 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+func TestMatchExact(t *testing.T) {
+	cases := []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"*.log", "/var/log/app/service.log", true},
+		{"*.log", "/var/log/app.log/inner", false}, // only the folder matches
+		{"*.log", "/var/log/app.log", true},
+		{"/var/log", "/var/log", true},
+		{"/var/log", "/var/log/app/x", false},
+		{"/var/log/**", "/var/log/app/x", true},
+		{"/var/log/**", "/var/log", true},
+		{"log/*", "/var/log/x", true},
+		{"log/*", "/var/log/x/y", false},
+		{"**", "/", true},
+	}
+	for _, c := range cases {
+		p, err := Parse(c.pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.MatchExact(c.name); got != c.want {
+			t.Errorf("%q matches %q exactly: %v, want %v", c.pattern, c.name, got, c.want)
+		}
+	}
+}
+
 func TestMayMatchBelow(t *testing.T) {
 	cases := []struct {
 		pattern, dir string

@@ -1,0 +1,265 @@
+// Package archiver takes snapshots: it walks source paths, reuses the
+// content of files unchanged since a parent snapshot, cuts the rest into
+// chunks that a pool of workers hashes, compresses, seals and packs, and
+// builds the trees bottom-up. Memory is bounded by a budget of chunk bytes in
+// flight, whatever the size of the sources.
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/cairnbackup/cairn/pattern"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// Repo is what the archiver needs from a repository.
+type Repo interface {
+	Config() repo.Config
+	BlobID(plain []byte) repo.ID
+	SaveBlobWithID(ctx context.Context, t repo.BlobType, id repo.ID, plain []byte) (int, error)
+	LoadTree(ctx context.Context, id repo.ID) (*repo.Tree, error)
+	SaveSnapshot(ctx context.Context, s *repo.Snapshot) (repo.ID, error)
+}
+
+// Options describe one snapshot.
+type Options struct {
+	Paths         []string       // sources; made absolute and cleaned
+	Filter        pattern.Filter // include/exclude patterns on absolute paths
+	ExcludeCaches bool           // skip the contents of folders holding a valid CACHEDIR.TAG
+	OneFileSystem bool           // do not cross into other file systems below a source
+
+	Host, User, Job string
+	Tags            []string
+	Parent          *repo.Snapshot // for change detection; nil takes every file as new
+	Time            time.Time      // the snapshot's time; zero means now
+	ProgramVersion  string
+
+	// Stdin, when set, is stored as the single file StdinName instead of
+	// walking Paths.
+	Stdin     io.Reader
+	StdinName string
+
+	// Warn is told about each file or folder that could not be read and was
+	// left out of the snapshot.
+	Warn func(path string, err error)
+	// Notice is told about anything else worth knowing (a file that changed
+	// while it was read).
+	Notice func(path, msg string)
+	// Progress, when set, is updated as the snapshot runs.
+	Progress *Progress
+
+	FileWorkers int   // files read at once; 0 means 2
+	BlobWorkers int   // chunks hashed, compressed and sealed at once; 0 means GOMAXPROCS
+	MemoryLimit int64 // chunk bytes in flight; 0 means 64 MiB
+}
+
+// Progress holds live counters, safe to read while a snapshot runs.
+type Progress struct {
+	Files, Dirs, Errors atomic.Uint64
+	BytesDone           atomic.Uint64 // bytes of files processed (read or reused)
+	BytesRead           atomic.Uint64
+	BytesAdded          atomic.Uint64
+	mu                  sync.Mutex
+	current             []string
+}
+
+// Current returns the files being read now.
+func (p *Progress) Current() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.current)
+}
+
+func (p *Progress) start(path string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.current = append(p.current, path)
+	p.mu.Unlock()
+}
+
+func (p *Progress) done(path string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if i := slices.Index(p.current, path); i >= 0 {
+		p.current = slices.Delete(p.current, i, i+1)
+	}
+	p.mu.Unlock()
+}
+
+// Result is a finished snapshot.
+type Result struct {
+	Snapshot *repo.Snapshot
+	ID       repo.ID
+}
+
+// ErrSourceMissing is returned when a source path does not exist; nothing
+// is written then.
+var ErrSourceMissing = errors.New("archiver: source path missing")
+
+type archiver struct {
+	repo   Repo
+	opts   Options
+	names  *names
+	mem    *semaphore.Weighted
+	blobs  chan blobJob
+	files  chan fileJob
+	prog   *Progress
+	sum    summary
+	failed atomic.Pointer[error]
+	cancel context.CancelFunc
+}
+
+// summary counts what the run did; copied into the snapshot.
+type summary struct {
+	filesNew, filesChanged, filesUnchanged, dirs, others, errors atomic.Uint64
+	bytesRead, totalSize, blobsAdded, bytesAdded, bytesStored    atomic.Uint64
+}
+
+// Snapshot walks the sources, stores what is new and writes the snapshot.
+func Snapshot(ctx context.Context, r Repo, opts Options) (*Result, error) {
+	start := time.Now()
+	if opts.Time.IsZero() {
+		opts.Time = start
+	}
+	paths, err := CleanPaths(opts.Paths, opts.Stdin != nil, opts.StdinName)
+	if err != nil {
+		return nil, err
+	}
+	opts.Paths = paths
+	a := newArchiver(r, opts)
+	ctx, a.cancel = context.WithCancel(ctx)
+	defer a.cancel()
+	root, err := a.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := a.snapshot(root, start)
+	id, err := r.SaveSnapshot(ctx, snap)
+	if err != nil {
+		return nil, fmt.Errorf("save snapshot: %w", err)
+	}
+	return &Result{Snapshot: snap, ID: id}, nil
+}
+
+func newArchiver(r Repo, opts Options) *archiver {
+	if opts.FileWorkers <= 0 {
+		opts.FileWorkers = 2
+	}
+	if opts.BlobWorkers <= 0 {
+		opts.BlobWorkers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MemoryLimit <= 0 {
+		opts.MemoryLimit = 64 << 20
+	}
+	return &archiver{
+		repo: r, opts: opts, names: newNames(), prog: opts.Progress,
+		mem:   semaphore.NewWeighted(opts.MemoryLimit),
+		blobs: make(chan blobJob, opts.BlobWorkers),
+		files: make(chan fileJob, opts.FileWorkers),
+	}
+}
+
+// CleanPaths makes sources absolute, sorts them and drops any that lie
+// inside another. Missing sources fail before anything is written.
+func CleanPaths(paths []string, stdin bool, stdinName string) ([]string, error) {
+	if stdin {
+		name := strings.Trim(filepath.ToSlash(stdinName), "/")
+		if name == "" {
+			name = "stdin"
+		}
+		for _, part := range strings.Split(name, "/") {
+			if err := repo.ValidName(part); err != nil {
+				return nil, fmt.Errorf("stdin file name %q: %w", stdinName, err)
+			}
+		}
+		return []string{"/" + name}, nil
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("nothing to back up: name at least one path")
+	}
+	var out []string
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", p, err)
+		}
+		if _, err := os.Lstat(abs); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrSourceMissing, p, err)
+		}
+		out = append(out, abs)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	kept := out[:0]
+	for _, p := range out {
+		if len(kept) > 0 && within(p, kept[len(kept)-1]) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept, nil
+}
+
+// within reports whether p is dir or lies below it.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+func (a *archiver) warn(path string, err error) {
+	a.sum.errors.Add(1)
+	if a.prog != nil {
+		a.prog.Errors.Add(1)
+	}
+	if a.opts.Warn != nil {
+		a.opts.Warn(path, err)
+	}
+}
+
+func (a *archiver) notice(path, msg string) {
+	if a.opts.Notice != nil {
+		a.opts.Notice(path, msg)
+	}
+}
+
+// fail records a fatal error (a repository failure) and stops the run.
+func (a *archiver) fail(err error) {
+	a.failed.CompareAndSwap(nil, &err)
+	a.cancel()
+}
+
+func (a *archiver) snapshot(root repo.ID, start time.Time) *repo.Snapshot {
+	s := &repo.Snapshot{
+		Time: a.opts.Time, Tree: root, Paths: a.opts.Paths, Hostname: a.opts.Host,
+		Username: a.opts.User, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Tags: a.opts.Tags, Job: a.opts.Job, ProgramVersion: a.opts.ProgramVersion,
+	}
+	if a.opts.Parent != nil {
+		pid := a.opts.Parent.ID()
+		s.Parent = &pid
+	}
+	s.Summary = &repo.Summary{
+		Start: start.UTC(), End: time.Now().UTC(),
+		FilesNew: a.sum.filesNew.Load(), FilesChanged: a.sum.filesChanged.Load(),
+		FilesUnchanged: a.sum.filesUnchanged.Load(), Dirs: a.sum.dirs.Load(), Others: a.sum.others.Load(),
+		Errors: a.sum.errors.Load(), BytesRead: a.sum.bytesRead.Load(), TotalSize: a.sum.totalSize.Load(),
+		BlobsAdded: a.sum.blobsAdded.Load(), BytesAdded: a.sum.bytesAdded.Load(), BytesStored: a.sum.bytesStored.Load(),
+	}
+	return s
+}

@@ -1,0 +1,320 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairnbackup/cairn/chunk"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// fileJob asks a file worker to read one file.
+type fileJob struct {
+	dir   *dirState
+	slot  int
+	path  string
+	node  repo.Node
+	isNew bool // no node of this name in the parent snapshot
+}
+
+// blobJob asks a blob worker to hash, compress, seal and pack one chunk.
+type blobJob struct {
+	data []byte
+	res  *blobResult
+	wg   *sync.WaitGroup
+}
+
+type blobResult struct {
+	id     repo.ID
+	length uint64
+	hole   bool
+	err    error
+}
+
+// repoError marks a failure of the repository (not of a source file): it
+// stops the whole snapshot instead of skipping one file.
+type repoError struct{ err error }
+
+func (e *repoError) Error() string { return e.err.Error() }
+func (e *repoError) Unwrap() error { return e.err }
+
+func (a *archiver) fileWorker(ctx context.Context) {
+	ch := chunk.New(a.repo.Config().Polynomial)
+	for job := range a.files {
+		a.prog.start(job.path)
+		node, err := a.saveFile(ctx, ch, job)
+		a.prog.done(job.path)
+		var re *repoError
+		switch {
+		case errors.As(err, &re):
+			a.fail(re.err)
+			job.dir.skip(ctx, job.slot)
+		case err != nil && ctx.Err() != nil:
+			job.dir.skip(ctx, job.slot)
+		case err != nil:
+			a.warn(job.path, err)
+			job.dir.skip(ctx, job.slot)
+		default:
+			job.dir.done(ctx, job.slot, node)
+		}
+	}
+}
+
+func (a *archiver) blobWorker(ctx context.Context) {
+	for job := range a.blobs {
+		a.saveChunk(ctx, job.data, job.res)
+		a.mem.Release(int64(len(job.data)))
+		job.wg.Done()
+	}
+}
+
+// saveChunk stores one chunk of file data.
+func (a *archiver) saveChunk(ctx context.Context, data []byte, res *blobResult) {
+	id := a.repo.BlobID(data)
+	n, err := a.repo.SaveBlobWithID(ctx, repo.DataBlob, id, data)
+	res.id, res.err = id, err
+	if err != nil {
+		res.err = &repoError{err}
+		return
+	}
+	if n > 0 {
+		a.sum.blobsAdded.Add(1)
+		a.sum.bytesAdded.Add(uint64(len(data)))
+		a.sum.bytesStored.Add(uint64(n))
+		if a.prog != nil {
+			a.prog.BytesAdded.Add(uint64(n))
+		}
+	}
+}
+
+// openFile opens a regular file for reading without updating its access
+// time where allowed, never following a symlink, and never blocking on a
+// fifo that replaced the file since it was listed.
+func openFile(path string) (*os.File, error) {
+	flags := os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	f, err := os.OpenFile(path, flags|syscall.O_NOATIME, 0)
+	if errors.Is(err, syscall.EPERM) {
+		f, err = os.OpenFile(path, flags, 0)
+	}
+	return f, err
+}
+
+// saveFile reads a file and returns its node with content. A file that
+// changes while it is read is read once more.
+func (a *archiver) saveFile(ctx context.Context, ch *chunk.Chunker, job fileJob) (repo.Node, error) {
+	f, err := openFile(job.path)
+	if err != nil {
+		return job.node, err
+	}
+	defer f.Close()
+	node := job.node
+	st, err := fstat(f)
+	if err != nil {
+		return node, err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return node, fmt.Errorf("no longer a regular file")
+	}
+	var c content
+	for attempt := 0; ; attempt++ {
+		if c, err = a.readContent(ctx, ch, f, st); err != nil {
+			return node, err
+		}
+		after, err := fstat(f)
+		if err != nil {
+			return node, err
+		}
+		if sameStat(st, after) {
+			break
+		}
+		st = after
+		if attempt == 1 {
+			a.notice(job.path, "changed again while being read: the snapshot holds what was read the second time")
+			break
+		}
+		a.notice(job.path, "changed while being read: reading it again")
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return node, err
+		}
+	}
+	node.Size, node.Content, node.Hash = c.size, c.extents, c.hash
+	node.ModTime = time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC()
+	node.ChangeTime = time.Unix(st.Ctim.Sec, st.Ctim.Nsec).UTC()
+	node.Inode, node.Mode = st.Ino, uint32(st.Mode&0o7777)
+	if job.isNew {
+		a.sum.filesNew.Add(1)
+	} else {
+		a.sum.filesChanged.Add(1)
+	}
+	return node, nil
+}
+
+func fstat(f *os.File) (*syscall.Stat_t, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, fmt.Errorf("stat: %w", err)
+	}
+	return &st, nil
+}
+
+func sameStat(a, b *syscall.Stat_t) bool {
+	return a.Size == b.Size && a.Mtim == b.Mtim && a.Ctim == b.Ctim && a.Ino == b.Ino
+}
+
+// content is what readContent found.
+type content struct {
+	size    uint64
+	extents []repo.Extent
+	hash    repo.ID
+}
+
+// fileReader gathers one file's chunks, in order, as workers store them.
+type fileReader struct {
+	a      *archiver
+	ch     *chunk.Chunker
+	hasher hash.Hash
+	parts  []*blobResult
+	wg     sync.WaitGroup
+	inline bool // small file: store chunks in this goroutine
+	size   uint64
+}
+
+// readContent reads a whole file. Sparse files are read by their data
+// regions only; their holes are recorded, not stored.
+func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t) (content, error) {
+	fr := &fileReader{a: a, ch: ch, hasher: repo.NewContentHasher(), inline: st.Size < chunk.MinSize}
+	var err error
+	if st.Blocks*512 < st.Size {
+		err = fr.readSparse(ctx, f, st.Size)
+	} else {
+		err = fr.chunkRegion(ctx, f)
+	}
+	fr.wg.Wait()
+	if err != nil {
+		return content{}, err
+	}
+	return fr.result()
+}
+
+// readStream reads a stream (standard input) as one file.
+func (a *archiver) readStream(ctx context.Context, r io.Reader) (content, error) {
+	fr := &fileReader{a: a, ch: chunk.New(a.repo.Config().Polynomial), hasher: repo.NewContentHasher()}
+	err := fr.chunkRegion(ctx, r)
+	fr.wg.Wait()
+	if err != nil {
+		return content{}, err
+	}
+	return fr.result()
+}
+
+func (fr *fileReader) result() (content, error) {
+	c := content{size: fr.size, hash: repo.IDFromHasher(fr.hasher)}
+	for _, p := range fr.parts {
+		if p.err != nil {
+			return content{}, p.err
+		}
+		if p.hole && len(c.extents) > 0 && c.extents[len(c.extents)-1].Hole {
+			c.extents[len(c.extents)-1].Length += p.length
+			continue
+		}
+		c.extents = append(c.extents, repo.Extent{Blob: p.id, Length: p.length, Hole: p.hole})
+	}
+	return c, nil
+}
+
+// chunkRegion cuts r into chunks and hands each to the blob workers.
+func (fr *fileReader) chunkRegion(ctx context.Context, r io.Reader) error {
+	fr.ch.Reset(r)
+	for {
+		data, err := fr.ch.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		fr.hasher.Write(data)
+		fr.size += uint64(len(data))
+		fr.a.sum.bytesRead.Add(uint64(len(data)))
+		if fr.a.prog != nil {
+			fr.a.prog.BytesRead.Add(uint64(len(data)))
+			fr.a.prog.BytesDone.Add(uint64(len(data)))
+		}
+		res := &blobResult{length: uint64(len(data))}
+		fr.parts = append(fr.parts, res)
+		if fr.inline {
+			fr.a.saveChunk(ctx, data, res)
+			continue
+		}
+		if err := fr.a.mem.Acquire(ctx, int64(len(data))); err != nil {
+			return err
+		}
+		buf := make([]byte, len(data))
+		copy(buf, data)
+		fr.wg.Add(1)
+		select {
+		case fr.a.blobs <- blobJob{data: buf, res: res, wg: &fr.wg}:
+		case <-ctx.Done():
+			fr.a.mem.Release(int64(len(buf)))
+			fr.wg.Done()
+			return ctx.Err()
+		}
+	}
+}
+
+// zeros feeds holes to the content hash.
+var zeros = make([]byte, 1<<20)
+
+func (fr *fileReader) hole(n uint64) {
+	fr.parts = append(fr.parts, &blobResult{length: n, hole: true})
+	fr.size += n
+	if fr.a.prog != nil {
+		fr.a.prog.BytesDone.Add(n)
+	}
+	for n > 0 {
+		k := min(n, uint64(len(zeros)))
+		fr.hasher.Write(zeros[:k])
+		n -= k
+	}
+}
+
+// readSparse walks a file's data regions with SEEK_DATA and SEEK_HOLE.
+func (fr *fileReader) readSparse(ctx context.Context, f *os.File, size int64) error {
+	fd := int(f.Fd())
+	var off int64
+	for off < size {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			data = size
+		} else if err != nil {
+			return fmt.Errorf("find data: %w", err)
+		}
+		data = min(data, size)
+		if data > off {
+			fr.hole(uint64(data - off))
+			off = data
+		}
+		if off >= size {
+			break
+		}
+		end, err := unix.Seek(fd, off, unix.SEEK_HOLE)
+		if err != nil {
+			end = size
+		}
+		end = min(end, size)
+		if err := fr.chunkRegion(ctx, io.NewSectionReader(f, off, end-off)); err != nil {
+			return err
+		}
+		off = end
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cairnbackup/cairn/backend/counted"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// run builds the application, runs it on args and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
+	app := newApp(g)
+	err := app.RunContext(ctx, permuteArgs(app, args))
+	if err != nil {
+		printError(stderr, ctx, err)
+	}
+	return exitCode(ctx, err)
+}
+
+func newApp(g *globalOptions) *cli.App {
+	// -v means --verbose here, so --version has no short form.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	app := &cli.App{
+		Name:                  "cairn",
+		Usage:                 "compressed, encrypted, deduplicated backups of servers",
+		Version:               version,
+		Reader:                g.stdin,
+		Writer:                g.stdout,
+		ErrWriter:             g.stderr,
+		EnableBashCompletion:  true,
+		Suggest:               true,
+		Flags:                 g.flags(),
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitCodesHelp + "\n",
+		Before: func(c *cli.Context) error {
+			return g.load(c)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // main maps errors to exit codes
+		Commands: []*cli.Command{
+			newInitCommand(g),
+			newKeyCommand(g),
+			newUnlockCommand(g),
+			newSnapshotCommand(g),
+			newRestoreCommand(g),
+			newDumpCommand(g),
+			newSnapshotsCommand(g),
+			newLsCommand(g),
+			newFindCommand(g),
+			newDiffCommand(g),
+			newStatsCommand(g),
+		},
+	}
+	return app
+}
+
+// globalOptions hold the flags every command shares, and where output goes.
+type globalOptions struct {
+	repos           []string
+	passwordFile    string
+	passwordCommand string
+	keyFile         string
+	configFile      string
+	cacheDir        string
+	json            bool
+	quiet           bool
+	verbose         bool
+
+	createBucket bool               // init: create a missing S3 bucket
+	counters     []*counted.Backend // request accounting of every backend opened
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	logger         *slog.Logger
+}
+
+func (g *globalOptions) flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "repo", Aliases: []string{"r"}, EnvVars: []string{"CAIRN_REPOSITORY"},
+			Usage: "repository `LOCATION`: a path, or s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] (default: a local repository in your data folder)"},
+		&cli.StringFlag{Name: "password-file", EnvVars: []string{"CAIRN_PASSWORD_FILE"}, Usage: "read the password from `FILE`"},
+		&cli.StringFlag{Name: "password-command", EnvVars: []string{"CAIRN_PASSWORD_COMMAND"}, Usage: "run `COMMAND` (with sh -c) and use its output as the password"},
+		&cli.StringFlag{Name: "key-file", EnvVars: []string{"CAIRN_KEY_FILE"}, Usage: "`FILE` holding a key of 64 hex digits, used instead of a password"},
+		&cli.StringFlag{Name: "config", EnvVars: []string{"CAIRN_CONFIG"}, Usage: "configuration `FILE` describing jobs and locations"},
+		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"CAIRN_CACHE_DIR"}, Usage: "`DIR` for the local index cache (default: your cache folder)"},
+		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON instead of text"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print more detail"},
+	}
+}
+
+// load copies the parsed global flags.
+func (g *globalOptions) load(c *cli.Context) error {
+	g.repos = c.StringSlice("repo")
+	g.passwordFile = c.String("password-file")
+	g.passwordCommand = c.String("password-command")
+	g.keyFile = c.String("key-file")
+	g.configFile = c.String("config")
+	g.cacheDir = c.String("cache-dir")
+	g.json = c.Bool("json")
+	g.quiet = c.Bool("quiet")
+	g.verbose = c.Bool("verbose")
+	level := slog.LevelWarn
+	if g.verbose {
+		level = slog.LevelInfo
+	}
+	g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}

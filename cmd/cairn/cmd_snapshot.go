@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync/atomic"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cairnbackup/cairn/archiver"
+	"github.com/cairnbackup/cairn/pattern"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+type snapshotOptions struct {
+	excludes, includes, excludeFiles []string
+	excludeCaches, oneFileSystem     bool
+	tags                             []string
+	host, parent                     string
+	force                            bool
+	stdin                            bool
+	stdinName                        string
+}
+
+func newSnapshotCommand(g *globalOptions) *cli.Command {
+	var o snapshotOptions
+	return &cli.Command{
+		Name:      "snapshot",
+		Aliases:   []string{"backup"},
+		Usage:     "back up files and folders",
+		ArgsUsage: "PATH...",
+		Description: `Stores a snapshot of the given paths. Files unchanged since the last snapshot
+of the same paths on this host are not read again. Files and folders that
+cannot be read are listed and skipped: the snapshot is still saved, and cairn
+exits with code 3. Without a repository named anywhere, the default local
+repository is created on first use.`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "leave out paths matching `PATTERN` (glob, ** for any depth)"},
+			&cli.StringSliceFlag{Name: "include", Aliases: []string{"i"}, Usage: "back up only paths matching `PATTERN` (and the folders leading to them)"},
+			&cli.StringSliceFlag{Name: "exclude-file", Usage: "read exclude patterns from `FILE`, one per line"},
+			&cli.BoolFlag{Name: "exclude-caches", Destination: &o.excludeCaches, Usage: "leave out the contents of folders holding a CACHEDIR.TAG"},
+			&cli.BoolFlag{Name: "one-file-system", Aliases: []string{"x"}, Destination: &o.oneFileSystem, Usage: "do not cross into other file systems"},
+			&cli.StringSliceFlag{Name: "tag", Usage: "add `TAG` to the snapshot"},
+			&cli.StringFlag{Name: "host", Destination: &o.host, Usage: "record `HOST` instead of this machine's name"},
+			&cli.StringFlag{Name: "parent", Destination: &o.parent, Usage: "compare with snapshot `ID` instead of the latest of the same paths"},
+			&cli.BoolFlag{Name: "force", Destination: &o.force, Usage: "read every file, ignoring the parent snapshot"},
+			&cli.BoolFlag{Name: "stdin", Destination: &o.stdin, Usage: "store standard input as one file"},
+			&cli.StringFlag{Name: "stdin-filename", Value: "stdin", Destination: &o.stdinName, Usage: "`NAME` of the file read with --stdin"},
+		},
+		Action: func(c *cli.Context) error {
+			o.excludes, o.includes = c.StringSlice("exclude"), c.StringSlice("include")
+			o.excludeFiles, o.tags = c.StringSlice("exclude-file"), c.StringSlice("tag")
+			return runSnapshot(c.Context, g, o, c.Args().Slice())
+		},
+	}
+}
+
+func (o snapshotOptions) filter() (pattern.Filter, error) {
+	var f pattern.Filter
+	var err error
+	if f.Exclude, err = pattern.ParseList(o.excludes); err != nil {
+		return f, err
+	}
+	if f.Include, err = pattern.ParseList(o.includes); err != nil {
+		return f, err
+	}
+	for _, name := range o.excludeFiles {
+		file, err := os.Open(name)
+		if err != nil {
+			return f, fmt.Errorf("exclude file: %w", err)
+		}
+		l, err := pattern.ReadList(file, name)
+		file.Close()
+		if err != nil {
+			return f, err
+		}
+		f.Exclude = append(f.Exclude, l...)
+	}
+	return f, nil
+}
+
+func runSnapshot(ctx context.Context, g *globalOptions, o snapshotOptions, args []string) error {
+	if o.stdin && len(args) > 0 {
+		return errors.New("--stdin takes no paths")
+	}
+	filter, err := o.filter()
+	if err != nil {
+		return err
+	}
+	paths, err := archiver.CleanPaths(args, o.stdin, o.stdinName)
+	if err != nil {
+		return err // before anything is written
+	}
+	r, err := g.openOrCreateRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	lock, err := r.Lock(ctx, repo.SessionLock)
+	if err != nil {
+		return err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+	ctx = lock.Context()
+
+	host := o.host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	opts := archiver.Options{
+		Paths: paths, Filter: filter, ExcludeCaches: o.excludeCaches, OneFileSystem: o.oneFileSystem,
+		Host: host, User: currentUser(), Tags: o.tags, ProgramVersion: "cairn " + version,
+		Progress: &archiver.Progress{},
+	}
+	if o.stdin {
+		opts.Stdin, opts.StdinName = g.stdin, o.stdinName
+	}
+	if opts.Parent, err = findParent(ctx, r, o, host, paths); err != nil {
+		return err
+	}
+	var skipped atomic.Int64
+	opts.Warn = func(path string, err error) {
+		skipped.Add(1)
+		fmt.Fprintf(g.stderr, "cairn: warning: %s: %v (skipped)\n", path, unwrapPathError(err))
+	}
+	opts.Notice = func(path, msg string) {
+		if !g.quiet {
+			fmt.Fprintf(g.stderr, "cairn: %s: %s\n", path, msg)
+		}
+	}
+	res, err := runWithProgress(ctx, g, r, opts)
+	if err != nil {
+		return err
+	}
+	g.reportSnapshot(res)
+	if n := skipped.Load(); n > 0 {
+		fmt.Fprintf(g.stderr, "cairn: snapshot %s saved, but %d file(s) or folder(s) could not be read (listed above)\n", res.ID.Short(), n)
+		return errPartial
+	}
+	return nil
+}
+
+// runWithProgress runs the archiver while a scanner totals the sources
+// for the ETA.
+func runWithProgress(ctx context.Context, g *globalOptions, r *repo.Repository, opts archiver.Options) (*archiver.Result, error) {
+	var totals atomic.Pointer[archiver.Totals]
+	scanCtx, stopScan := context.WithCancel(ctx)
+	defer stopScan()
+	go func() {
+		t := archiver.Scan(scanCtx, opts)
+		totals.Store(&t)
+	}()
+	pr := opts.Progress
+	p := g.startProgress(func() progressState {
+		s := progressState{Files: pr.Files.Load(), Bytes: pr.BytesDone.Load(), Errors: pr.Errors.Load()}
+		if t := totals.Load(); t != nil {
+			s.TotalFiles, s.TotalBytes = t.Files+t.Dirs, t.Bytes
+			s.Files += pr.Dirs.Load()
+		}
+		if cur := pr.Current(); len(cur) > 0 {
+			s.Current = cur[0]
+		}
+		return s
+	})
+	res, err := archiver.Snapshot(ctx, r, opts)
+	p.stop()
+	return res, err
+}
+
+// findParent picks the snapshot to compare with: --parent, or the latest
+// of the same host and paths.
+func findParent(ctx context.Context, r *repo.Repository, o snapshotOptions, host string, paths []string) (*repo.Snapshot, error) {
+	if o.force || o.stdin {
+		return nil, nil
+	}
+	snaps, err := r.Snapshots(ctx, func(id repo.ID, err error) error { return nil })
+	if err != nil {
+		return nil, err
+	}
+	if o.parent != "" {
+		return repo.FindSnapshot(snaps, o.parent)
+	}
+	for i := len(snaps) - 1; i >= 0; i-- {
+		if s := snaps[i]; s.Hostname == host && slices.Equal(s.Paths, paths) {
+			return s, nil
+		}
+	}
+	return nil, nil
+}
+
+func (g *globalOptions) reportSnapshot(res *archiver.Result) {
+	s := res.Snapshot.Summary
+	req := g.requestStats()
+	if g.json {
+		g.printJSON(map[string]any{"message_type": "summary", "snapshot_id": res.ID, "summary": s, "requests": req})
+		return
+	}
+	g.printf("snapshot %s saved\n", res.ID.Short())
+	g.printf("files:   %d new, %d changed, %d unchanged; %d folders\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged, s.Dirs)
+	g.printf("added:   %s (%s stored after compression) in %d blobs\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored), s.BlobsAdded)
+	el := s.End.Sub(s.Start)
+	g.printf("read:    %s of %s in %s (%s/s)\n", formatBytes(s.BytesRead), formatBytes(s.TotalSize), formatDuration(el),
+		formatBytes(uint64(float64(s.BytesRead)/max(el.Seconds(), 0.001))))
+	g.printf("storage: %s\n", req)
+}
+
+// unwrapPathError drops the path from an *fs.PathError, which the warning
+// already names.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}

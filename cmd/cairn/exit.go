@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// Exit codes, documented in `cairn --help` and the README.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitPartial     = 3   // snapshot written, but some files could not be read
+	exitNoRepo      = 10  // no repository at the location
+	exitLocked      = 11  // a lock is held by another process
+	exitBadPassword = 12  // wrong password or key
+	exitInterrupted = 130 // interrupted by a signal
+)
+
+const exitCodesHelp = `EXIT CODES:
+   0    success
+   1    failure (the message says what and what to do)
+   3    snapshot written, but some files could not be read (they are listed)
+   10   no repository at the location
+   11   the repository is locked by another process
+   12   wrong password or key
+   130  interrupted`
+
+// errPartial marks a snapshot that was written with some files missing.
+var errPartial = errors.New("some files could not be read")
+
+// exitError carries an explicit exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode maps an error to the process exit code.
+func exitCode(ctx context.Context, err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errPartial):
+		return exitPartial
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.Is(err, repo.ErrNoRepository):
+		return exitNoRepo
+	case errors.Is(err, repo.ErrLocked):
+		return exitLocked
+	case errors.Is(err, repo.ErrWrongPassword):
+		return exitBadPassword
+	}
+	return exitFailure
+}
+
+// printError writes the final error, once, with a hint where one helps.
+func printError(w io.Writer, ctx context.Context, err error) {
+	if errors.Is(err, errPartial) {
+		return // the snapshot command already listed what it skipped
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(w, "cairn: interrupted; nothing half-written was left under a real name")
+		return
+	}
+	fmt.Fprintf(w, "cairn: %v\n", err)
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/counted"
+	"github.com/cairnbackup/cairn/backend/local"
+	"github.com/cairnbackup/cairn/backend/retry"
+	"github.com/cairnbackup/cairn/backend/s3"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// location is where a repository lives, as the user named it.
+type location struct {
+	addr      string // path or s3: address
+	isDefault bool   // the default local repository
+	keyFile   string // the default repository's generated key file
+}
+
+// defaultLocation is the local repository used when none is named: in the
+// user's data folder, with its key in the user's config folder.
+func defaultLocation() (location, error) {
+	data := os.Getenv("XDG_DATA_HOME")
+	if data == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return location{}, fmt.Errorf("find a home folder for the default repository (or name one with -r): %w", err)
+		}
+		data = filepath.Join(home, ".local", "share")
+	}
+	conf, err := os.UserConfigDir()
+	if err != nil {
+		return location{}, fmt.Errorf("find a config folder for the default key (or name a repository with -r): %w", err)
+	}
+	return location{
+		addr:      filepath.Join(data, "cairn", "repository"),
+		isDefault: true,
+		keyFile:   filepath.Join(conf, "cairn", "default.key"),
+	}, nil
+}
+
+// location returns the repository named by -r, CAIRN_REPOSITORY, or the
+// default.
+func (g *globalOptions) location() (location, error) {
+	if len(g.repos) > 0 {
+		return location{addr: g.repos[0]}, nil
+	}
+	return defaultLocation()
+}
+
+// openBackend returns the storage for an address, wrapped to retry
+// transient failures (S3) and to count requests. With create set it makes
+// the location ready for a new repository (refusing a non-empty folder).
+func (g *globalOptions) openBackend(ctx context.Context, addr string, create bool) (backend.Backend, error) {
+	be, err := g.openStore(ctx, addr, create)
+	if err != nil {
+		return nil, err
+	}
+	c := counted.New(be)
+	g.counters = append(g.counters, c)
+	return c, nil
+}
+
+func (g *globalOptions) openStore(ctx context.Context, addr string, create bool) (backend.Backend, error) {
+	if strings.HasPrefix(addr, "s3:") {
+		cfg, err := s3.ParseAddress(addr)
+		if err != nil {
+			return nil, err
+		}
+		var be *s3.Backend
+		if create {
+			be, err = s3.Create(ctx, cfg, g.createBucket)
+		} else {
+			be, err = s3.Open(ctx, cfg)
+		}
+		if errors.Is(err, backend.ErrNotFound) && !create {
+			return nil, fmt.Errorf("%w at %s: %v", repo.ErrNoRepository, addr, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return retry.New(be, retry.Options{Logf: func(format string, args ...any) {
+			g.logger.Warn(fmt.Sprintf(format, args...))
+		}}), nil
+	}
+	if create {
+		return local.Create(addr)
+	}
+	be, err := local.Open(addr)
+	if errors.Is(err, backend.ErrNotFound) {
+		return nil, fmt.Errorf("%w at %s: the folder does not exist; create a repository with `cairn init`", repo.ErrNoRepository, addr)
+	}
+	return be, err
+}
+
+// requestStats sums the request counters of every backend opened.
+func (g *globalOptions) requestStats() counted.Stats {
+	var total counted.Stats
+	for _, c := range g.counters {
+		s := c.Stats()
+		total.Put += s.Put
+		total.Get += s.Get
+		total.Head += s.Head
+		total.List += s.List
+		total.Delete += s.Delete
+		total.BytesUp += s.BytesUp
+		total.BytesDown += s.BytesDown
+		total.ListPages += s.ListPages
+	}
+	return total
+}
+
+// openRepo opens the repository named by the global flags.
+func (g *globalOptions) openRepo(ctx context.Context) (*repo.Repository, error) {
+	loc, err := g.location()
+	if err != nil {
+		return nil, err
+	}
+	be, err := g.openBackend(ctx, loc.addr, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := repo.ReadHeader(ctx, be); err != nil {
+		be.Close()
+		return nil, err
+	}
+	creds, err := g.credentials(loc, false)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	r, err := repo.Open(ctx, be, creds, g.repoOptions())
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (g *globalOptions) repoOptions() repo.Options {
+	return repo.Options{CacheDir: g.cacheDir, Logger: g.logger}
+}
+
+// openOrCreateRepo opens the repository, creating the default one on first
+// use.
+func (g *globalOptions) openOrCreateRepo(ctx context.Context) (*repo.Repository, error) {
+	loc, err := g.location()
+	if err != nil {
+		return nil, err
+	}
+	r, err := g.openRepo(ctx)
+	if err == nil || !loc.isDefault || !errors.Is(err, repo.ErrNoRepository) {
+		return r, err
+	}
+	return g.initRepo(ctx, loc, initOptions{compression: repo.CompressionDefault, packSizeMiB: repo.DefaultPackSize >> 20})
+}
+
+// currentUser returns the name of the user running cairn.
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}

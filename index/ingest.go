@@ -1,0 +1,306 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairnbackup/cairn/crypto"
+)
+
+// SyncStats reports what Sync or Add did.
+type SyncStats struct {
+	Ingested     int // segments ingested
+	Forgotten    int // segments forgotten
+	Skipped      int // segments whose load returned ErrSkipSegment
+	PacksAdded   int // packs that became known
+	PacksRemoved int // packs no longer named by any segment
+	BlobsAdded   int // blob rows (one per blob and pack) written
+	BlobsRemoved int // blob rows removed
+}
+
+// maxPacksPerTx bounds how many packs one transaction of an ingest records.
+const maxPacksPerTx = 20_000
+
+// Sync makes the cache hold exactly the segments listed in present. It
+// first completes work an interrupted Sync left behind, then ingests each
+// listed segment the cache lacks (calling load for it), then forgets every
+// ingested segment no longer listed: a forgotten segment's packs lose their
+// blob rows unless another ingested segment also names them.
+//
+// Work is split into bounded transactions, and ctx is checked between them.
+// If Sync stops early (cancelled, or load failed) the cache stays correct:
+// lookups see only fully ingested segments, and the next Sync or Add
+// finishes what was started. Blob rows of a segment become visible together
+// when its ingest completes.
+func (c *Cache) Sync(ctx context.Context, present []crypto.ID, load func(ctx context.Context, seg crypto.ID) (*Segment, error)) (SyncStats, error) {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	var st SyncStats
+	have, err := c.recoverWork(ctx, &st)
+	if err != nil {
+		return st, err
+	}
+	want := make(map[crypto.ID]bool, len(present))
+	for _, id := range present {
+		if want[id] {
+			continue
+		}
+		want[id] = true
+		if _, ok := have[id]; ok {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		s, err := load(ctx, id)
+		if errors.Is(err, ErrSkipSegment) {
+			st.Skipped++
+			continue
+		}
+		if err != nil {
+			return st, fmt.Errorf("index: load segment %s: %w", id.Short(), err)
+		}
+		if err := c.ingest(ctx, id, s, &st); err != nil {
+			return st, err
+		}
+	}
+	if err := c.completeJob(ctx, &st); err != nil {
+		return st, err
+	}
+	for _, id := range sortedIDs(have) {
+		if !want[id] {
+			if err := c.forget(ctx, id, &st); err != nil {
+				return st, err
+			}
+		}
+	}
+	if err := c.collect(ctx, &st); err != nil {
+		return st, err
+	}
+	return st, c.Flush()
+}
+
+// Add ingests a segment the caller has just written, so that its blobs are
+// found without a Sync. Adding a segment the cache holds does nothing.
+func (c *Cache) Add(seg crypto.ID, s *Segment) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	ctx := context.Background()
+	var st SyncStats
+	have, err := c.recoverWork(ctx, &st)
+	if err != nil {
+		return err
+	}
+	if _, ok := have[seg]; !ok {
+		if err := c.ingest(ctx, seg, s, &st); err != nil {
+			return err
+		}
+	}
+	if err := c.completeJob(ctx, &st); err != nil {
+		return err
+	}
+	return c.Flush()
+}
+
+// recoverWork finishes what an interrupted operation left: it forgets
+// segments that were being forgotten or only partly recorded, and removes
+// the rows of dead packs. It returns the remaining segments (loaded or live).
+func (c *Cache) recoverWork(ctx context.Context, st *SyncStats) (map[crypto.ID]byte, error) {
+	states, err := c.segmentStates()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range sortedIDs(states) {
+		if s := states[id]; s == segLoading || s == segForgetting {
+			if err := c.forget(ctx, id, st); err != nil {
+				return nil, err
+			}
+			delete(states, id)
+		}
+	}
+	return states, c.collect(ctx, st)
+}
+
+// segmentStates returns every segment record's state.
+func (c *Cache) segmentStates() (map[crypto.ID]byte, error) {
+	m := make(map[crypto.ID]byte)
+	err := c.view("list segments", func(tx *bolt.Tx, b *buckets) error {
+		return b.segs().ForEach(func(k, v []byte) error {
+			if len(k) != crypto.IDSize || len(v) != 5 {
+				return fmt.Errorf("%w: segment record", ErrCorrupt)
+			}
+			m[crypto.ID(k)] = v[4]
+			return nil
+		})
+	})
+	return m, err
+}
+
+// ingest records one segment: its packs (new ones pending) and its
+// condemnations, in transactions of bounded size. The segment stays in
+// state loading until its last transaction, so an interruption is rolled
+// back by recoverWork.
+func (c *Cache) ingest(ctx context.Context, id crypto.ID, s *Segment, st *SyncStats) error {
+	order := make([]int, len(s.Packs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(s.Packs[a].ID[:], s.Packs[b].ID[:]) })
+	var segnum uint32
+	next, nextCond := 0, 0
+	for first := true; first || next < len(order) || nextCond < len(s.Condemned); first = false {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var added SyncStats
+		err := c.update("ingest segment", func(tx *bolt.Tx, b *buckets) error {
+			added = SyncStats{}
+			state, err := b.state()
+			if err != nil {
+				return err
+			}
+			if first {
+				if segnum, err = startSegment(b, &state, id); err != nil {
+					return err
+				}
+			}
+			i := next
+			for ; i < len(order) && i-next < maxPacksPerTx && nodeCount(tx) < c.maxTxNodes; i++ {
+				if err := addPack(b, &state, segnum, &s.Packs[order[i]], &added); err != nil {
+					return err
+				}
+			}
+			j := nextCond
+			for ; i == len(order) && j < len(s.Condemned) && j-nextCond < maxPacksPerTx; j++ {
+				if err := addCondemnation(b, segnum, &s.Condemned[j]); err != nil {
+					return err
+				}
+			}
+			if i == len(order) && j == len(s.Condemned) {
+				if err := b.segs().Put(id[:], segRecord(segnum, segLoaded)); err != nil {
+					return err
+				}
+			}
+			next, nextCond = i, j
+			return b.putState(state)
+		})
+		if err != nil {
+			return fmt.Errorf("index: ingest segment %s: %w", id.Short(), err)
+		}
+		st.PacksAdded += added.PacksAdded
+		st.BlobsAdded += added.BlobsAdded
+	}
+	st.Ingested++
+	return nil
+}
+
+func segRecord(segnum uint32, state byte) []byte {
+	return append(num4(segnum), state)
+}
+
+// startSegment creates the segment's record and opens the ingest job.
+func startSegment(b *buckets, state *cacheState, id crypto.ID) (uint32, error) {
+	segnum := state.nextSeg
+	if segnum == 0 || state.nextPack == 0 {
+		return 0, fmt.Errorf("%w: numbering exhausted", ErrInconsistent)
+	}
+	state.nextSeg++
+	if state.jobStart == 0 {
+		state.jobStart = state.nextPack
+	}
+	return segnum, b.segs().Put(id[:], segRecord(segnum, segLoading))
+}
+
+// addPack records that segment segnum names pack p: a new pack gets a
+// number, its entries and the pending flag; a known one one more reference.
+func addPack(b *buckets, state *cacheState, segnum uint32, p *PackInfo, st *SyncStats) error {
+	if v := b.packids().Get(p.ID[:]); v != nil {
+		pn := bytes.Clone(v)
+		link := append(num4(segnum), pn...)
+		if b.segpacks().Get(link) != nil {
+			return nil // named twice by one segment
+		}
+		rec, ok, err := b.pack(pn)
+		if err == nil && (!ok || rec.flags&packDead != 0) {
+			err = fmt.Errorf("%w: pack %s is known but not live", ErrInconsistent, p.ID.Short())
+		}
+		if err != nil {
+			return err
+		}
+		rec.refs++
+		if err := b.putPack(pn, &rec); err != nil {
+			return err
+		}
+		return b.segpacks().Put(link, nil)
+	}
+	pnum := state.nextPack
+	if state.nextPack++; state.nextPack == 0 {
+		return fmt.Errorf("%w: pack numbers exhausted", ErrInconsistent)
+	}
+	pn := num4(pnum)
+	rec := packRec{id: p.ID, flags: packPending, refs: 1, size: uint64(p.Size), nblobs: uint64(len(p.Blobs))}
+	if k, _ := b.condemned().Cursor().Seek(p.ID[:]); k != nil && bytes.HasPrefix(k, p.ID[:]) {
+		rec.flags |= packCondemned
+	}
+	if err := b.putPack(pn, &rec); err != nil {
+		return err
+	}
+	if err := b.entries().Put(pn, encodeEntries(p.Blobs)); err != nil {
+		return fmt.Errorf("index: save entries of pack %s: %w", p.ID.Short(), err)
+	}
+	if err := b.packids().Put(p.ID[:], pn); err != nil {
+		return err
+	}
+	st.PacksAdded++
+	st.BlobsAdded += len(p.Blobs)
+	return b.segpacks().Put(append(num4(segnum), pn...), nil)
+}
+
+// addCondemnation records that segment segnum condemns a pack.
+func addCondemnation(b *buckets, segnum uint32, cd *Condemnation) error {
+	key := append(bytes.Clone(cd.Pack[:]), num4(segnum)...)
+	if err := b.condemned().Put(key, binary.BigEndian.AppendUint64(nil, uint64(cd.Time.Unix()))); err != nil {
+		return fmt.Errorf("index: save condemnation: %w", err)
+	}
+	if err := b.segconds().Put(append(num4(segnum), cd.Pack[:]...), nil); err != nil {
+		return err
+	}
+	return setCondemnedFlag(b, cd.Pack, true)
+}
+
+// setCondemnedFlag updates the condemned flag of a known pack.
+func setCondemnedFlag(b *buckets, id crypto.ID, on bool) error {
+	v := b.packids().Get(id[:])
+	if v == nil {
+		return nil
+	}
+	pn := bytes.Clone(v)
+	rec, ok, err := b.pack(pn)
+	if err != nil || !ok {
+		return err
+	}
+	flags := rec.flags &^ packCondemned
+	if on {
+		flags |= packCondemned
+	}
+	if flags == rec.flags {
+		return nil
+	}
+	rec.flags = flags
+	return b.putPack(pn, &rec)
+}
+
+func sortedIDs[V any](m map[crypto.ID]V) []crypto.ID {
+	ids := make([]crypto.ID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}

@@ -1,0 +1,208 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairnbackup/cairn/pack"
+)
+
+// scanChunk is how many rows a chunked scan copies out per read transaction.
+const scanChunk = 4096
+
+// completeJob finishes the open ingest job: it writes the blob rows of every
+// pending pack in key order, then makes the packs visible and marks the
+// job's segments live. Every step can be repeated, so an interrupted job is
+// completed by the next call.
+func (c *Cache) completeJob(ctx context.Context, st *SyncStats) error {
+	var state cacheState
+	if err := c.view("read state", func(_ *bolt.Tx, b *buckets) (err error) {
+		state, err = b.state()
+		return err
+	}); err != nil || state.jobStart == 0 {
+		return err
+	}
+	rows, existing, err := c.pendingRows(state.jobStart)
+	if err != nil {
+		return err
+	}
+	s := newSorter(c.path, rows)
+	defer s.close()
+	err = c.scanPacks(state.jobStart, func(pn uint32, rec *packRec, entries []byte) error {
+		if rec.flags&packPending == 0 || rec.flags&packDead != 0 {
+			return nil
+		}
+		return eachEntry(entries, func(e *pack.Entry) error { return s.add(pn, &rec.id, e) })
+	})
+	if err != nil {
+		return err
+	}
+	fill := bolt.DefaultFillPercent
+	if rows >= existing {
+		fill = 1.0 // mostly fresh key space: pack leaves full
+	}
+	if err := c.writeSorted(ctx, s, fill, false); err != nil {
+		return err
+	}
+	return c.publishJob(ctx, state.jobStart)
+}
+
+// pendingRows counts the blob rows of pending packs from packnum start on,
+// and the rows already visible.
+func (c *Cache) pendingRows(start uint32) (rows, existing int, err error) {
+	err = c.view("count pending", func(_ *bolt.Tx, b *buckets) error {
+		st, err := b.state()
+		if err != nil {
+			return err
+		}
+		existing = int(st.blobs)
+		cur := b.packs().Cursor()
+		for k, v := cur.Seek(num4(start)); k != nil; k, v = cur.Next() {
+			rec, err := decodePackRec(v)
+			if err != nil {
+				return err
+			}
+			if rec.flags&packPending != 0 {
+				rows += int(rec.nblobs)
+			}
+		}
+		return nil
+	})
+	return rows, existing, err
+}
+
+// scanPacks calls fn for every pack from packnum start on, with its record
+// and encoded entries, copying them out in chunks of read transactions.
+func (c *Cache) scanPacks(start uint32, fn func(pn uint32, rec *packRec, entries []byte) error) error {
+	type item struct {
+		pn      uint32
+		rec     packRec
+		entries []byte
+	}
+	from := num4(start)
+	for from != nil {
+		var items []item
+		err := c.view("scan packs", func(tx *bolt.Tx, b *buckets) error {
+			cur := b.packs().Cursor()
+			k, v := cur.Seek(from)
+			for ; k != nil && len(items) < scanChunk; k, v = cur.Next() {
+				rec, err := decodePackRec(v)
+				if err != nil {
+					return err
+				}
+				pn := binary.BigEndian.Uint32(k)
+				items = append(items, item{pn: pn, rec: rec, entries: bytes.Clone(b.entries().Get(k))})
+				c.pager.tick(tx)
+			}
+			from = nil
+			if k != nil {
+				from = bytes.Clone(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			if err := fn(items[i].pn, &items[i].rec, items[i].entries); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeSorted writes (or deletes) the sorter's rows in key order.
+func (c *Cache) writeSorted(ctx context.Context, s *sorter, fill float64, del bool) error {
+	return c.checkErr(c.guard("write blob rows", func() error {
+		w := c.newBatch(ctx, fill)
+		defer w.rollback()
+		err := s.each(func(recs []byte) error {
+			if del {
+				return w.deleteBlobs(recs)
+			}
+			return w.putBlobs(recs)
+		})
+		if err != nil {
+			return err
+		}
+		return w.commit()
+	}))
+}
+
+// publishJob makes the pending packs from packnum start on visible, in
+// bounded transactions, then marks loaded segments live and closes the job.
+func (c *Cache) publishJob(ctx context.Context, start uint32) error {
+	from := num4(start)
+	for from != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := c.update("publish packs", func(_ *bolt.Tx, b *buckets) error {
+			state, err := b.state()
+			if err != nil {
+				return err
+			}
+			type change struct {
+				key []byte
+				rec packRec
+			}
+			var changes []change
+			cur := b.packs().Cursor()
+			k, v := cur.Seek(from)
+			for ; k != nil && len(changes) < maxPacksPerTx; k, v = cur.Next() {
+				rec, err := decodePackRec(v)
+				if err != nil {
+					return err
+				}
+				if rec.flags&(packPending|packDead) == packPending {
+					rec.flags &^= packPending
+					changes = append(changes, change{bytes.Clone(k), rec})
+				}
+			}
+			if k != nil {
+				k = bytes.Clone(k)
+			}
+			for i := range changes {
+				state.packs++
+				state.blobs += changes[i].rec.nblobs
+				if err := b.putPack(changes[i].key, &changes[i].rec); err != nil {
+					return err
+				}
+			}
+			from = k
+			return b.putState(state)
+		})
+		if err != nil {
+			return fmt.Errorf("index: publish packs: %w", err)
+		}
+	}
+	return c.update("publish segments", func(_ *bolt.Tx, b *buckets) error {
+		state, err := b.state()
+		if err != nil {
+			return err
+		}
+		var loaded [][]byte
+		err = b.segs().ForEach(func(k, v []byte) error {
+			if len(v) == 5 && v[4] == segLoaded {
+				loaded = append(loaded, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range loaded {
+			v := b.segs().Get(k)
+			if err := b.segs().Put(k, segRecord(binary.BigEndian.Uint32(v), segLive)); err != nil {
+				return err
+			}
+		}
+		state.jobStart = 0
+		return b.putState(state)
+	})
+}

@@ -1,0 +1,246 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/pack"
+)
+
+// PackSummary describes one pack the cache knows.
+type PackSummary struct {
+	ID          crypto.ID
+	Size        int64
+	Blobs       int
+	Condemned   bool
+	CondemnedAt time.Time // the latest condemnation's time, if Condemned
+}
+
+// Lookup returns a location of the blob in a pack that no ingested segment
+// condemns. It reports false if the blob is unknown or lives only in
+// condemned packs: a writer must then store the blob again (the design's
+// condemned-pack rule).
+func (c *Cache) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
+	var loc Location
+	found := false
+	err := c.view("lookup", func(tx *bolt.Tx, b *buckets) error {
+		return eachLocation(b, t, &id, func(p []byte) { c.pager.touch(tx, p) }, func(l *Location, flags byte) bool {
+			if flags&packCondemned != 0 {
+				return true
+			}
+			loc, found = *l, true
+			return false
+		})
+	})
+	if err != nil {
+		return Location{}, false, fmt.Errorf("index: lookup %s %s: %w", t, id.Short(), err)
+	}
+	return loc, found, nil
+}
+
+// Locations returns every known location of the blob, in condemned packs
+// too, in no particular order.
+func (c *Cache) Locations(t pack.BlobType, id crypto.ID) ([]Location, error) {
+	var locs []Location
+	err := c.view("locations", func(tx *bolt.Tx, b *buckets) error {
+		return eachLocation(b, t, &id, func(p []byte) { c.pager.touch(tx, p) }, func(l *Location, _ byte) bool {
+			locs = append(locs, *l)
+			return true
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index: locations of %s %s: %w", t, id.Short(), err)
+	}
+	return locs, nil
+}
+
+// eachLocation calls fn for each visible location of a blob until fn
+// returns false.
+func eachLocation(b *buckets, t pack.BlobType, id *crypto.ID, touch func([]byte), fn func(l *Location, flags byte) bool) error {
+	var prefix [blobPrefixSz]byte
+	prefix[0] = byte(t)
+	copy(prefix[1:], id[:])
+	blobs := b.blobs()
+	cur := blobs.Cursor()
+	k, v := cur.Seek(prefix[:])
+	touch(k)
+	hidden := -1 // whether any hidden rows exist; -1 = not checked yet
+	for ; k != nil && bytes.HasPrefix(k, prefix[:]); k, v = cur.Next() {
+		if len(k) != blobKeyLen || len(v) < crypto.IDSize {
+			return fmt.Errorf("%w: blob row of %d+%d bytes", ErrCorrupt, len(k), len(v))
+		}
+		if hidden < 0 {
+			// Hidden rows sort first, so the first key tells whether there
+			// are any; First follows the leftmost path and compares nothing.
+			hidden = 0
+			if first, _ := blobs.Cursor().First(); len(first) > 0 && first[0] == hiddenTag {
+				hidden = 1
+			}
+		}
+		var flags byte
+		if hidden == 1 {
+			var hk [5]byte
+			hk[0] = hiddenTag
+			copy(hk[1:], k[blobPrefixSz:])
+			if h := blobs.Get(hk[:]); len(h) == 1 {
+				flags = h[0]
+			}
+		}
+		if flags&(packPending|packDead) != 0 {
+			continue
+		}
+		l := Location{Pack: crypto.ID(v[:crypto.IDSize]), Entry: pack.Entry{Type: t, ID: *id}}
+		if _, err := decodeLoc(v[crypto.IDSize:], &l.Entry); err != nil {
+			return err
+		}
+		if !fn(&l, flags) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Pack returns the size and entries of a pack the cache knows.
+func (c *Cache) Pack(id crypto.ID) (PackInfo, bool, error) {
+	var info PackInfo
+	found := false
+	err := c.view("pack", func(_ *bolt.Tx, b *buckets) error {
+		pn := b.packids().Get(id[:])
+		if pn == nil {
+			return nil
+		}
+		rec, ok, err := b.pack(pn)
+		if err != nil || !ok || !rec.visible() {
+			return err
+		}
+		es, err := decodeEntries(b.entries().Get(pn), rec.nblobs)
+		if err != nil {
+			return err
+		}
+		info, found = PackInfo{ID: id, Size: int64(rec.size), Blobs: es}, true
+		return nil
+	})
+	if err != nil {
+		return PackInfo{}, false, fmt.Errorf("index: pack %s: %w", id.Short(), err)
+	}
+	return info, found, nil
+}
+
+// Condemned reports whether some ingested segment condemns the pack, and
+// the latest such condemnation's time (the grace period runs from the
+// latest, which is the conservative choice). The pack need not be known.
+func (c *Cache) Condemned(packID crypto.ID) (time.Time, bool, error) {
+	var at time.Time
+	var found bool
+	err := c.view("condemned", func(_ *bolt.Tx, b *buckets) error {
+		at, found = latestCondemnation(b, packID)
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("index: condemnation of %s: %w", packID.Short(), err)
+	}
+	return at, found, nil
+}
+
+func latestCondemnation(b *buckets, id crypto.ID) (time.Time, bool) {
+	var latest int64
+	found := false
+	cur := b.condemned().Cursor()
+	for k, v := cur.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, v = cur.Next() {
+		if len(v) != 8 {
+			continue
+		}
+		sec := int64(binary.BigEndian.Uint64(v))
+		if !found || sec > latest {
+			latest, found = sec, true
+		}
+	}
+	if !found {
+		return time.Time{}, false
+	}
+	return time.Unix(latest, 0).UTC(), true
+}
+
+// ForEachPack calls fn for every known pack, in no particular order. It
+// reads in chunks, so fn may call the cache, and a pack added or removed
+// meanwhile may or may not be seen.
+func (c *Cache) ForEachPack(fn func(p PackSummary) error) error {
+	var from []byte
+	for {
+		var chunk []PackSummary
+		err := c.view("list packs", func(tx *bolt.Tx, b *buckets) error {
+			chunk = chunk[:0]
+			cur := b.packs().Cursor()
+			k, v := cur.First()
+			if from != nil {
+				k, v = cur.Seek(from)
+			}
+			for ; k != nil && len(chunk) < scanChunk; k, v = cur.Next() {
+				rec, err := decodePackRec(v)
+				if err != nil {
+					return err
+				}
+				if !rec.visible() {
+					continue
+				}
+				p := PackSummary{ID: rec.id, Size: int64(rec.size), Blobs: int(rec.nblobs)}
+				if rec.flags&packCondemned != 0 {
+					p.CondemnedAt, p.Condemned = latestCondemnation(b, rec.id)
+				}
+				chunk = append(chunk, p)
+			}
+			from = nil
+			if k != nil {
+				from = bytes.Clone(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("index: list packs: %w", err)
+		}
+		for _, p := range chunk {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if from == nil {
+			return nil
+		}
+	}
+}
+
+// Segments returns the ids of the ingested segments, sorted.
+func (c *Cache) Segments() ([]crypto.ID, error) {
+	var ids []crypto.ID
+	err := c.view("segments", func(_ *bolt.Tx, b *buckets) error {
+		return b.segs().ForEach(func(k, v []byte) error {
+			if len(v) == 5 && v[4] == segLive && len(k) == crypto.IDSize {
+				ids = append(ids, crypto.ID(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index: list segments: %w", err)
+	}
+	return ids, nil
+}
+
+// Counts returns how many packs the cache knows and how many blob rows
+// (one per blob per pack holding it) they have.
+func (c *Cache) Counts() (packs, blobs int, err error) {
+	err = c.view("counts", func(_ *bolt.Tx, b *buckets) error {
+		st, err := b.state()
+		packs, blobs = int(st.packs), int(st.blobs)
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("index: counts: %w", err)
+	}
+	return packs, blobs, nil
+}

@@ -1,0 +1,114 @@
+package repo
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/pack"
+)
+
+// MaxBlobSize bounds a blob's plaintext. Data blobs are at most 8 MiB;
+// trees of huge directories can be larger.
+const MaxBlobSize = 512 << 20
+
+// minCompressSize: shorter blobs are stored raw, since zstd's frame
+// overhead eats whatever they would save.
+const minCompressSize = 64
+
+// blobCodec turns plaintext into sealed blobs and back. Safe for concurrent use.
+type blobCodec struct {
+	key    *crypto.MasterKey
+	enc    *zstd.Encoder // nil when compression is off
+	dec    *zstd.Decoder
+	verify bool // re-open every sealed blob before it is packed
+}
+
+func newBlobCodec(key *crypto.MasterKey, compression string, verify bool) (*blobCodec, error) {
+	c := &blobCodec{key: key, verify: verify}
+	var err error
+	c.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithDecoderMaxMemory(MaxBlobSize), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return nil, err
+	}
+	level, ok := map[string]zstd.EncoderLevel{
+		CompressionFastest: zstd.SpeedFastest,
+		CompressionDefault: zstd.SpeedDefault,
+		CompressionBetter:  zstd.SpeedBetterCompression,
+	}[compression]
+	if ok {
+		c.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level),
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithZeroFrames(true),
+			zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// sealed is a blob ready for a pack.
+type sealed struct {
+	t      pack.BlobType
+	id     crypto.ID
+	bytes  []byte
+	rawLen uint32 // 0 = stored uncompressed
+}
+
+// seal compresses plain (when that saves space) and seals it, binding the
+// blob's type and id. With verify set it opens the result again and checks
+// that it hashes to id, so a bit flipped in memory never reaches storage.
+func (c *blobCodec) seal(t pack.BlobType, id crypto.ID, plain []byte) (sealed, error) {
+	payload, rawLen := plain, uint32(0)
+	if c.enc != nil && len(plain) >= minCompressSize {
+		comp := c.enc.EncodeAll(plain, make([]byte, 0, len(plain)))
+		if len(comp) < len(plain) {
+			payload, rawLen = comp, uint32(len(plain))
+		}
+	}
+	s := sealed{t: t, id: id, rawLen: rawLen}
+	s.bytes = c.key.Sealer().Seal(nil, payload, pack.BlobAD(t, id))
+	if c.verify {
+		e := pack.Entry{Type: t, Length: uint32(len(s.bytes)), RawLength: rawLen, ID: id}
+		if _, err := c.open(e, s.bytes, nil); err != nil {
+			return sealed{}, fmt.Errorf("verify sealed blob %s before packing: %w", id.Short(), err)
+		}
+	}
+	return s, nil
+}
+
+// open authenticates, decompresses and verifies one sealed blob, appending
+// the plaintext to dst.
+func (c *blobCodec) open(e pack.Entry, b []byte, dst []byte) ([]byte, error) {
+	if len(b) != int(e.Length) {
+		return nil, fmt.Errorf("%w: blob %s: %d sealed bytes, index says %d", ErrCorrupt, e.ID.Short(), len(b), e.Length)
+	}
+	payload, err := c.key.Sealer().Open(nil, b, pack.BlobAD(e.Type, e.ID))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s blob %s does not authenticate (damaged, or stored under another id or type)", ErrCorrupt, e.Type, e.ID.Short())
+	}
+	plain := payload
+	if e.RawLength != 0 {
+		if e.RawLength > MaxBlobSize {
+			return nil, fmt.Errorf("%w: blob %s: raw length %d too large", ErrCorrupt, e.ID.Short(), e.RawLength)
+		}
+		var out []byte
+		if cap(dst) >= int(e.RawLength) {
+			out = dst[:0]
+		}
+		plain, err = c.dec.DecodeAll(payload, out)
+		if err != nil {
+			return nil, fmt.Errorf("%w: blob %s: decompress: %v", ErrCorrupt, e.ID.Short(), err)
+		}
+		if len(plain) != int(e.RawLength) {
+			return nil, fmt.Errorf("%w: blob %s: decompressed to %d bytes, want %d", ErrCorrupt, e.ID.Short(), len(plain), e.RawLength)
+		}
+	}
+	if got := c.key.BlobID(plain); got != e.ID {
+		return nil, fmt.Errorf("%w: blob %s: plaintext hashes to %s", ErrCorrupt, e.ID.Short(), got.Short())
+	}
+	return plain, nil
+}

@@ -1,0 +1,235 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/index"
+	"github.com/cairnbackup/cairn/pack"
+)
+
+// BlobID returns the id plain would be stored under.
+func (r *Repository) BlobID(plain []byte) ID { return r.key.BlobID(plain) }
+
+// SaveBlob stores plain as a blob of type t unless the repository already
+// has it, and returns its id and the number of bytes it added to a pack
+// (0 when the blob was known). A blob that lives only in condemned packs
+// counts as absent and is stored again. Concurrent calls with the same
+// bytes store them once. The blob is durable only after Flush.
+func (r *Repository) SaveBlob(ctx context.Context, t BlobType, plain []byte) (ID, int, error) {
+	id := r.key.BlobID(plain)
+	n, err := r.SaveBlobWithID(ctx, t, id, plain)
+	return id, n, err
+}
+
+// SaveBlobWithID is SaveBlob for a caller that has already computed id
+// with BlobID.
+func (r *Repository) SaveBlobWithID(ctx context.Context, t BlobType, id ID, plain []byte) (int, error) {
+	if len(plain) > MaxBlobSize {
+		return 0, fmt.Errorf("save blob %s: %d bytes exceeds the limit of %d", id.Short(), len(plain), MaxBlobSize)
+	}
+	known, err := r.reserve(t, id)
+	if err != nil || known {
+		return 0, err
+	}
+	s, err := r.codec.seal(t, id, plain)
+	if err == nil {
+		err = r.packer.add(ctx, s)
+	}
+	if err != nil {
+		r.mu.Lock()
+		delete(r.pending, blobKey{t, id})
+		r.mu.Unlock()
+		return 0, err
+	}
+	return len(s.bytes), nil
+}
+
+// reserve reports whether the blob is known; if not, it marks it as being
+// stored so that concurrent savers of the same bytes skip it.
+func (r *Repository) reserve(t BlobType, id ID) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := blobKey{t, id}
+	if _, ok := r.pending[k]; ok {
+		return true, nil
+	}
+	_, ok, err := r.cache.Lookup(t, id)
+	if err != nil {
+		return false, fmt.Errorf("look up blob %s: %w", id.Short(), err)
+	}
+	if ok {
+		return true, nil
+	}
+	r.pending[k] = pendingBlob{}
+	return false, nil
+}
+
+// HasBlob reports whether the repository holds the blob outside condemned
+// packs, or it was saved in this session.
+func (r *Repository) HasBlob(t BlobType, id ID) (bool, error) {
+	r.mu.Lock()
+	_, ok := r.pending[blobKey{t, id}]
+	r.mu.Unlock()
+	if ok {
+		return true, nil
+	}
+	_, ok, err := r.cache.Lookup(t, id)
+	return ok, err
+}
+
+// BlobLocation says where a blob is stored.
+type BlobLocation = index.Location
+
+// LookupBlob returns where a blob is stored.
+func (r *Repository) LookupBlob(t BlobType, id ID) (BlobLocation, error) {
+	r.mu.Lock()
+	p, ok := r.pending[blobKey{t, id}]
+	r.mu.Unlock()
+	if ok && p.uploaded {
+		return index.Location{Pack: p.pack, Entry: p.entry}, nil
+	}
+	if ok {
+		return index.Location{}, fmt.Errorf("%w: %s blob %s is not flushed yet", ErrBlobNotFound, t, id.Short())
+	}
+	loc, ok, err := r.cache.Lookup(t, id)
+	if err != nil {
+		return loc, fmt.Errorf("look up %s blob %s: %w", t, id.Short(), err)
+	}
+	if !ok {
+		return loc, fmt.Errorf("%w: %s blob %s", ErrBlobNotFound, t, id.Short())
+	}
+	return loc, nil
+}
+
+// LoadBlob reads, opens and verifies a blob, appending its plaintext to
+// buf's storage when it fits.
+func (r *Repository) LoadBlob(ctx context.Context, t BlobType, id ID, buf []byte) ([]byte, error) {
+	loc, err := r.LookupBlob(t, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.LoadBlobAt(ctx, loc, buf)
+}
+
+// LoadBlobAt reads one blob from a known location.
+func (r *Repository) LoadBlobAt(ctx context.Context, loc BlobLocation, buf []byte) ([]byte, error) {
+	h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
+	b, err := backend.LoadRange(ctx, r.be, h, int(loc.Length), int64(loc.Offset))
+	if err != nil {
+		return nil, fmt.Errorf("load %s blob %s from pack %s: %w", loc.Type, loc.ID.Short(), loc.Pack.Short(), err)
+	}
+	plain, err := r.OpenBlob(loc.Entry, b, buf)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", loc.Pack.Short(), err)
+	}
+	return plain, nil
+}
+
+// OpenBlob authenticates, decompresses and verifies the sealed bytes of
+// one blob described by e.
+func (r *Repository) OpenBlob(e pack.Entry, sealedBytes, buf []byte) ([]byte, error) {
+	return r.codec.open(e, sealedBytes, buf)
+}
+
+// Flush uploads every open pack and writes the index segment naming them.
+// After Flush returns, every blob saved before it is durable and indexed.
+func (r *Repository) Flush(ctx context.Context) error {
+	if err := r.packer.flush(ctx); err != nil {
+		return err
+	}
+	return r.writeSegment(ctx)
+}
+
+// packUploaded records a durable pack and writes a segment when enough
+// packs wait for one.
+func (r *Repository) packUploaded(ctx context.Context, info index.PackInfo) error {
+	r.mu.Lock()
+	for _, e := range info.Blobs {
+		r.pending[blobKey{e.Type, e.ID}] = pendingBlob{pack: info.ID, entry: e, uploaded: true}
+	}
+	r.unindexed = append(r.unindexed, info)
+	n, blobs := len(r.unindexed), 0
+	for _, p := range r.unindexed {
+		blobs += len(p.Blobs)
+	}
+	r.mu.Unlock()
+	if n >= segmentPacks || blobs >= segmentBlobs {
+		return r.writeSegment(ctx)
+	}
+	return nil
+}
+
+// writeSegment stores an index segment for the uploaded packs not yet in
+// one, adds it to the cache and drops their blobs from the pending set.
+func (r *Repository) writeSegment(ctx context.Context) error {
+	r.segMu.Lock()
+	defer r.segMu.Unlock()
+	r.mu.Lock()
+	packs := r.unindexed
+	r.unindexed = nil
+	r.mu.Unlock()
+	if len(packs) == 0 {
+		return nil
+	}
+	seg := &index.Segment{Packs: packs}
+	id, err := r.SaveIndexSegment(ctx, seg)
+	if err != nil {
+		r.mu.Lock()
+		r.unindexed = append(packs, r.unindexed...)
+		r.mu.Unlock()
+		return err
+	}
+	r.mu.Lock()
+	for _, p := range packs {
+		for _, e := range p.Blobs {
+			if pb, ok := r.pending[blobKey{e.Type, e.ID}]; ok && pb.pack == p.ID {
+				delete(r.pending, blobKey{e.Type, e.ID})
+			}
+		}
+	}
+	r.mu.Unlock()
+	r.logf("wrote index segment %s for %d packs", id.Short(), len(packs))
+	return nil
+}
+
+// SaveIndexSegment stores seg as a new index segment and adds it to the
+// local cache. Callers must only name packs that are already durable.
+func (r *Repository) SaveIndexSegment(ctx context.Context, seg *index.Segment) (ID, error) {
+	seg.Packs = slices.Clone(seg.Packs)
+	id, err := r.saveObject(ctx, backend.IndexFile, seg.Encode())
+	if err != nil {
+		return id, fmt.Errorf("write index segment: %w", err)
+	}
+	if err := r.cache.Add(id, seg); err != nil {
+		return id, fmt.Errorf("add index segment %s to the cache: %w", id.Short(), err)
+	}
+	return id, nil
+}
+
+// IndexCounts returns how many packs and blob entries the local index holds.
+func (r *Repository) IndexCounts() (packs, blobs int, err error) {
+	return r.cache.Counts()
+}
+
+// OpenBlobAt opens the sealed bytes of the blob at loc (read by the
+// caller, for example in a coalesced range of its pack).
+func (r *Repository) OpenBlobAt(loc BlobLocation, sealedBytes, buf []byte) ([]byte, error) {
+	plain, err := r.codec.open(loc.Entry, sealedBytes, buf)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", loc.Pack.Short(), err)
+	}
+	return plain, nil
+}
+
+// ReadPack calls fn with a reader of length bytes of a pack from offset.
+func (r *Repository) ReadPack(ctx context.Context, id ID, offset int64, length int, fn func(io.Reader) error) error {
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	if err := r.be.Load(ctx, h, length, offset, fn); err != nil {
+		return fmt.Errorf("read pack %s: %w", id.Short(), err)
+	}
+	return nil
+}

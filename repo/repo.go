@@ -1,0 +1,262 @@
+// Package repo is a cairn repository: its config and keys, blobs saved with
+// deduplication through the index, trees, snapshots, and the locks that let
+// many writers and one pruner share it.
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/index"
+	"github.com/cairnbackup/cairn/pack"
+)
+
+// ID names blobs and objects. It is crypto.ID, re-exported so that packages
+// above repo need not import crypto.
+type ID = crypto.ID
+
+// BlobType says whether a blob holds file data or a tree.
+type BlobType = pack.BlobType
+
+// Blob types.
+const (
+	DataBlob = pack.DataBlob
+	TreeBlob = pack.TreeBlob
+)
+
+// ParseID parses 64 hex digits.
+func ParseID(s string) (ID, error) { return crypto.ParseID(s) }
+
+// Options tune how a repository is opened. The zero value works.
+type Options struct {
+	// CacheDir holds the local index cache, one folder per repository id.
+	// Empty means the user's cache directory.
+	CacheDir string
+	// Logger receives notices (a rebuilt cache, skipped names). Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for locks and timestamps; nil means time.Now.
+	Now func() time.Time
+	// Uploads bounds pack uploads in flight; 0 means 2.
+	Uploads int
+	// NoVerify skips re-opening each blob after sealing it.
+	NoVerify bool
+	// LockRefresh overrides LockRefreshInterval (for tests).
+	LockRefresh time.Duration
+}
+
+// Repository is an open repository. Its methods are safe for concurrent use.
+type Repository struct {
+	be     backend.Backend
+	cfg    Config
+	key    *crypto.MasterKey
+	keyID  crypto.ID
+	codec  *blobCodec
+	cache  *index.Cache
+	opts   Options
+	packer *packerManager
+
+	privateCache string // a per-process cache file, removed on Close
+
+	mu        sync.Mutex              // guards pending and unindexed
+	pending   map[blobKey]pendingBlob // saved in this session, not yet in the cache
+	unindexed []index.PackInfo        // uploaded packs awaiting an index segment
+	segMu     sync.Mutex              // serialises segment writes
+}
+
+type blobKey struct {
+	t  BlobType
+	id crypto.ID
+}
+
+type pendingBlob struct {
+	pack     crypto.ID
+	entry    pack.Entry
+	uploaded bool
+}
+
+// Segment thresholds: an index segment is written once this many packs or
+// blobs wait for one, so a crash loses little and memory stays bounded.
+const (
+	segmentPacks = 64
+	segmentBlobs = 1 << 16
+)
+
+func (r *Repository) now() time.Time {
+	if r.opts.Now != nil {
+		return r.opts.Now()
+	}
+	return time.Now()
+}
+
+func (r *Repository) logf(format string, args ...any) {
+	if r.opts.Logger != nil {
+		r.opts.Logger.Info(fmt.Sprintf(format, args...))
+	}
+}
+
+// Backend returns the storage the repository lives in.
+func (r *Repository) Backend() backend.Backend { return r.be }
+
+// Config returns the repository's settings.
+func (r *Repository) Config() Config { return r.cfg }
+
+// KeyID returns the name of the key file that opened the repository.
+func (r *Repository) KeyID() ID { return r.keyID }
+
+// ReadHeader reads the part of the config that needs no key: the format
+// version and the repository id. A missing config is ErrNoRepository.
+func ReadHeader(ctx context.Context, be backend.Backend) (ConfigHeader, error) {
+	b, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+	if errors.Is(err, backend.ErrNotFound) {
+		return ConfigHeader{}, fmt.Errorf("%w at %s: it has no config object; create one with `cairn init`", ErrNoRepository, be.Location())
+	}
+	if err != nil {
+		return ConfigHeader{}, fmt.Errorf("read config at %s: %w", be.Location(), err)
+	}
+	h, err := parseConfigHeader(b)
+	if err != nil {
+		return h, fmt.Errorf("%s: %w", be.Location(), err)
+	}
+	return h, nil
+}
+
+// Open opens the repository in be with creds.
+func Open(ctx context.Context, be backend.Backend, creds Credentials, opts Options) (*Repository, error) {
+	raw, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+	if errors.Is(err, backend.ErrNotFound) {
+		return nil, fmt.Errorf("%w at %s: it has no config object; create one with `cairn init`", ErrNoRepository, be.Location())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config at %s: %w", be.Location(), err)
+	}
+	if _, err := parseConfigHeader(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", be.Location(), err)
+	}
+	r := &Repository{be: be, opts: opts, pending: make(map[blobKey]pendingBlob)}
+	if err := r.unlockKey(ctx, creds); err != nil {
+		return nil, err
+	}
+	cfg, err := decodeConfig(raw, r.key.Sealer())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", be.Location(), err)
+	}
+	if cfg.Polynomial != r.key.Polynomial() {
+		return nil, fmt.Errorf("%w: config polynomial differs from the master key's", ErrCorrupt)
+	}
+	r.cfg = *cfg
+	if err := r.start(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// start prepares the codec, packer and index cache of an unlocked repository.
+func (r *Repository) start(ctx context.Context) error {
+	var err error
+	if r.codec, err = newBlobCodec(r.key, r.cfg.Compression, !r.opts.NoVerify); err != nil {
+		return err
+	}
+	uploads := r.opts.Uploads
+	if uploads <= 0 {
+		uploads = 2
+	}
+	r.packer = newPackerManager(r.be, r.key.Sealer(), r.cfg.PackSize, uploads, r.packUploaded)
+	dir := r.opts.CacheDir
+	if dir == "" {
+		if dir, err = DefaultCacheDir(); err != nil {
+			return err
+		}
+	}
+	if err := r.openCache(filepath.Join(dir, r.cfg.ID.String())); err != nil {
+		return err
+	}
+	if err := r.SyncIndex(ctx); err != nil {
+		r.cache.Close()
+		return err
+	}
+	return nil
+}
+
+// cacheLockWait is how long Open waits for another process using the
+// shared index cache before it builds a private one.
+const cacheLockWait = time.Second
+
+// openCache opens the shared index cache in dir. When another cairn
+// process holds it (a snapshot running while a check starts), this process
+// builds a private cache instead of waiting: slower to start, never blocked.
+func (r *Repository) openCache(dir string) error {
+	path := filepath.Join(dir, "index.db")
+	c, err := index.OpenCache(path, index.CacheOptions{Logf: r.logf, LockTimeout: cacheLockWait})
+	if errors.Is(err, index.ErrLocked) {
+		private := filepath.Join(dir, fmt.Sprintf("index.%d.%x.db", os.Getpid(), crypto.RandomBytes(4)))
+		r.logf("another cairn process is using the index cache %s; building a private one for this run", path)
+		c, err = index.OpenCache(private, index.CacheOptions{Logf: r.logf})
+		r.privateCache = private
+	}
+	if err != nil {
+		return fmt.Errorf("open index cache %s: %w", path, err)
+	}
+	r.cache = c
+	return nil
+}
+
+// DefaultCacheDir returns the user's cache folder for cairn.
+func DefaultCacheDir() (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find a cache folder (set --cache-dir): %w", err)
+	}
+	return filepath.Join(d, "cairn"), nil
+}
+
+// SyncIndex brings the local cache up to date with the index segments in
+// the repository: new ones are ingested, removed ones forgotten.
+func (r *Repository) SyncIndex(ctx context.Context) error {
+	ids, err := r.listIDs(ctx, backend.IndexFile)
+	if err != nil {
+		return err
+	}
+	_, err = r.cache.Sync(ctx, ids, r.loadSegment)
+	if err != nil {
+		return fmt.Errorf("update index cache: %w", err)
+	}
+	return nil
+}
+
+func (r *Repository) loadSegment(ctx context.Context, id crypto.ID) (*index.Segment, error) {
+	plain, err := r.loadObject(ctx, backend.IndexFile, id)
+	if err != nil {
+		return nil, err
+	}
+	seg, err := index.Decode(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index/%s: %v", ErrMalformed, id, err)
+	}
+	return seg, nil
+}
+
+// Close flushes nothing: call Flush first to keep unsaved blobs. It closes
+// the index cache and the backend.
+func (r *Repository) Close() error {
+	var errs []error
+	if r.cache != nil {
+		errs = append(errs, r.cache.Close())
+		if r.privateCache != "" {
+			os.Remove(r.privateCache)
+			os.Remove(r.privateCache + ".unclean")
+		}
+	}
+	errs = append(errs, r.be.Close())
+	return errors.Join(errs...)
+}
+
+func workers() int { return runtime.GOMAXPROCS(0) }

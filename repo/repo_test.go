@@ -1,0 +1,413 @@
+package repo_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/local"
+	"github.com/cairnbackup/cairn/backend/mem"
+	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/index"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// cheapKDF keeps tests fast; real repositories use crypto.DefaultKDF.
+var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+
+var pw = repo.Credentials{Password: []byte("correct horse")}
+
+func newRepo(t *testing.T, be backend.Backend) (*repo.Repository, repo.Options) {
+	t.Helper()
+	opts := repo.Options{CacheDir: t.TempDir()}
+	r, err := repo.Init(context.Background(), be, pw, repo.InitOptions{KDF: cheapKDF, PackSize: 1 << 20}, opts)
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, opts
+}
+
+func reopen(t *testing.T, be backend.Backend, opts repo.Options) *repo.Repository {
+	t.Helper()
+	r, err := repo.Open(context.Background(), be, pw, opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// nopClose keeps a shared backend open when one of several repositories
+// using it is closed.
+type nopClose struct{ backend.Backend }
+
+func (nopClose) Close() error { return nil }
+
+func randBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func countObjects(t *testing.T, be backend.Backend, typ backend.FileType) int {
+	t.Helper()
+	n := 0
+	if err := be.List(context.Background(), typ, func(backend.FileInfo) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestOpenWithPasswordAndKey(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	if _, err := repo.Open(ctx, nopClose{be}, repo.Credentials{Password: []byte("wrong")}, opts); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatalf("wrong password: %v, want ErrWrongPassword", err)
+	}
+	kekText := crypto.NewKEKText()
+	kek, err := crypto.ParseKEK(kekText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AddKey(ctx, repo.Credentials{KEK: kek}, cheapKDF); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := repo.Open(ctx, nopClose{be}, repo.Credentials{KEK: kek}, opts)
+	if err != nil {
+		t.Fatalf("open with key: %v", err)
+	}
+	r2.Close()
+	other, _ := crypto.ParseKEK(crypto.NewKEKText())
+	if _, err := repo.Open(ctx, nopClose{be}, repo.Credentials{KEK: other}, opts); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatalf("wrong key: %v, want ErrWrongPassword", err)
+	}
+	if _, err := repo.Open(ctx, mem.New(), pw, opts); !errors.Is(err, repo.ErrNoRepository) {
+		t.Fatalf("empty backend: %v, want ErrNoRepository", err)
+	}
+}
+
+func TestInitRefuses(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	newRepo(t, nopClose{be})
+	if _, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: cheapKDF}, repo.Options{CacheDir: t.TempDir()}); !errors.Is(err, repo.ErrExists) {
+		t.Fatalf("second init: %v, want ErrExists", err)
+	}
+	be.Remove(ctx, backend.Handle{Type: backend.ConfigFile})
+	if _, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: cheapKDF}, repo.Options{CacheDir: t.TempDir()}); !errors.Is(err, repo.ErrExists) {
+		t.Fatalf("init over keys without config: %v, want ErrExists", err)
+	}
+}
+
+func TestSaveLoadDedup(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	var ids []repo.ID
+	for i := range 40 {
+		data := randBytes(uint64(i), 1000+i*997)
+		id, stored, err := r.SaveBlob(ctx, repo.DataBlob, data)
+		if err != nil || stored == 0 {
+			t.Fatalf("save %d: stored=%v err=%v", i, stored, err)
+		}
+		if _, stored, _ := r.SaveBlob(ctx, repo.DataBlob, data); stored > 0 {
+			t.Fatalf("blob %d stored twice in one session", i)
+		}
+		ids = append(ids, id)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		got, err := r.LoadBlob(ctx, repo.DataBlob, id, nil)
+		if err != nil || !bytes.Equal(got, randBytes(uint64(i), 1000+i*997)) {
+			t.Fatalf("load %d: %v", i, err)
+		}
+	}
+	packs := countObjects(t, be, backend.PackFile)
+	// A later session (with or without its cache) finds the same blobs.
+	for _, cacheDir := range []string{opts.CacheDir, t.TempDir()} {
+		r2 := reopen(t, nopClose{be}, repo.Options{CacheDir: cacheDir})
+		for i := range 40 {
+			if _, stored, err := r2.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(i), 1000+i*997)); stored > 0 || err != nil {
+				t.Fatalf("blob %d stored again in a new session: %v", i, err)
+			}
+		}
+		if err := r2.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countObjects(t, be, backend.PackFile); n != packs {
+		t.Fatalf("%d packs after re-saving known blobs, want %d", n, packs)
+	}
+	// The same bytes as a tree are a different blob.
+	if _, stored, _ := r.SaveBlob(ctx, repo.TreeBlob, randBytes(0, 1000)); stored == 0 {
+		t.Fatal("a tree blob with a data blob's bytes was deduplicated across types")
+	}
+}
+
+func TestConcurrentWritersStoreOnce(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := map[repo.ID]int{}
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				id, ok, err := r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64((i+g)%50), 20000))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok > 0 {
+					mu.Lock()
+					stored[id]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for id, n := range stored {
+		if n != 1 {
+			t.Errorf("blob %s stored %d times", id.Short(), n)
+		}
+	}
+	if len(stored) != 50 {
+		t.Errorf("%d distinct blobs stored, want 50", len(stored))
+	}
+	r2 := reopen(t, nopClose{be}, repo.Options{CacheDir: t.TempDir()})
+	_ = opts
+	packs, blobs := indexCounts(t, r2)
+	if blobs != 50 {
+		t.Errorf("index holds %d blob entries in %d packs, want 50", blobs, packs)
+	}
+}
+
+func indexCounts(t *testing.T, r *repo.Repository) (packs, blobs int) {
+	t.Helper()
+	p, b, err := r.IndexCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, b
+}
+
+func TestCondemnedBlobCountsAsAbsent(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, _ := newRepo(t, nopClose{be})
+	data := randBytes(9, 5000)
+	id, _, _ := r.SaveBlob(ctx, repo.DataBlob, data)
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := r.LookupBlob(repo.DataBlob, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SaveIndexSegment(ctx, &index.Segment{Condemned: []index.Condemnation{{Pack: loc.Pack}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := r.HasBlob(repo.DataBlob, id); ok {
+		t.Fatal("a blob living only in a condemned pack counts as present")
+	}
+	if _, stored, err := r.SaveBlob(ctx, repo.DataBlob, data); stored == 0 || err != nil {
+		t.Fatalf("blob in a condemned pack not stored again: stored=%v err=%v", stored, err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loc2, err := r.LookupBlob(repo.DataBlob, id)
+	if err != nil || loc2.Pack == loc.Pack {
+		t.Fatalf("after re-saving, blob is in pack %s (condemned %s): %v", loc2.Pack.Short(), loc.Pack.Short(), err)
+	}
+}
+
+func TestCorruptPackNamed(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, _ := newRepo(t, nopClose{be})
+	id, _, _ := r.SaveBlob(ctx, repo.DataBlob, randBytes(3, 3000))
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := r.LookupBlob(repo.DataBlob, id)
+	be.Corrupt(backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, func(b []byte) []byte {
+		b[loc.Offset+20] ^= 1
+		return b
+	})
+	_, err := r.LoadBlob(ctx, repo.DataBlob, id, nil)
+	if !errors.Is(err, repo.ErrCorrupt) {
+		t.Fatalf("load from a flipped pack: %v, want ErrCorrupt", err)
+	}
+	for _, want := range []string{loc.Pack.Short(), id.Short()} {
+		if !bytes.Contains([]byte(err.Error()), []byte(want)) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestConfigVersionsAndDamage(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	_, opts := newRepo(t, nopClose{be})
+	h := backend.Handle{Type: backend.ConfigFile}
+	orig, _ := backend.LoadAll(ctx, be, h)
+	cases := []struct {
+		name string
+		edit func([]byte) []byte
+		want error
+	}{
+		{"newer", func(b []byte) []byte { b[8] = 2; return b }, repo.ErrNewerFormat},
+		{"magic", func(b []byte) []byte { b[0] = 'X'; return b }, repo.ErrMalformed},
+		{"truncated", func(b []byte) []byte { return b[:30] }, repo.ErrMalformed},
+		{"flipped", func(b []byte) []byte { b[len(b)-5] ^= 0x40; return b }, repo.ErrCorrupt},
+		{"id", func(b []byte) []byte { b[12] ^= 1; return b }, repo.ErrCorrupt},
+	}
+	for _, c := range cases {
+		be.Corrupt(h, func([]byte) []byte { return c.edit(bytes.Clone(orig)) })
+		_, err := repo.Open(ctx, nopClose{be}, pw, opts)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	be.Corrupt(h, func([]byte) []byte { b := bytes.Clone(orig); b[8] = 7; return b })
+	_, err := repo.Open(ctx, nopClose{be}, pw, opts)
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("format 7 is newer than this cairn")) {
+		t.Errorf("newer format message: %v", err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	keys, _ := r.Keys(ctx)
+	if len(keys) != 1 || !keys[0].Current {
+		t.Fatalf("new repository keys: %+v", keys)
+	}
+	if _, err := r.RemoveKey(ctx, keys[0].ID.String()[:8], true); err == nil {
+		t.Fatal("removed the last key")
+	}
+	second := repo.Credentials{Password: []byte("second")}
+	id2, err := r.AddKey(ctx, second, cheapKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RemoveKey(ctx, keys[0].ID.String(), false); err == nil {
+		t.Fatal("removed the key in use without force")
+	}
+	r2, err := repo.Open(ctx, nopClose{be}, second, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if r2.KeyID() != id2 {
+		t.Fatal("opened with the second password but KeyID differs")
+	}
+	if _, err := r2.RemoveKey(ctx, keys[0].ID.String()[:6], false); err != nil {
+		t.Fatalf("remove the first key from the second: %v", err)
+	}
+	if _, err := repo.Open(ctx, nopClose{be}, pw, opts); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatalf("the removed password still opens: %v", err)
+	}
+	third := repo.Credentials{Password: []byte("third")}
+	if _, err := r2.ChangePassword(ctx, third, cheapKDF); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Open(ctx, nopClose{be}, second, opts); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatal("old password opens after passwd")
+	}
+	r3, err := repo.Open(ctx, nopClose{be}, third, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.Close()
+}
+
+func TestDamagedKeyFileSkipped(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	if _, err := r.AddKey(ctx, repo.Credentials{Password: []byte("other")}, cheapKDF); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := r.Keys(ctx)
+	// Damage the other key: the first still opens the repository.
+	for _, k := range keys {
+		if !k.Current {
+			be.Corrupt(backend.Handle{Type: backend.KeyFile, Name: k.ID.String()}, func(b []byte) []byte { return b[:10] })
+		}
+	}
+	reopen(t, nopClose{be}, opts)
+}
+
+func TestCacheRebuiltWhenDeletedOrCorrupt(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, opts := newRepo(t, be)
+	id, _, _ := r.SaveBlob(ctx, repo.DataBlob, randBytes(5, 100))
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	cacheFile := filepath.Join(opts.CacheDir, r.Config().ID.String(), "index.db")
+	for _, damage := range []func(){
+		func() { os.RemoveAll(opts.CacheDir) },
+		func() { os.WriteFile(cacheFile, bytes.Repeat([]byte("garbage!"), 1000), 0o600) },
+	} {
+		damage()
+		be2, _ := local.Open(dir)
+		r2 := reopen(t, be2, opts)
+		if ok, err := r2.HasBlob(repo.DataBlob, id); !ok || err != nil {
+			t.Fatalf("blob missing after cache rebuild: %v", err)
+		}
+		r2.Close()
+	}
+}
+
+func TestPacksSplitAtTargetSize(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, _ := newRepo(t, nopClose{be})
+	for i := range 30 {
+		r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(100+i), 200<<10))
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+		if fi.Size > 1<<20+300<<10 {
+			return fmt.Errorf("pack %s has %d bytes, target 1 MiB", fi.Name, fi.Size)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countObjects(t, be, backend.PackFile); n < 5 {
+		t.Fatalf("%d packs for 6 MiB of incompressible blobs, want at least 5", n)
+	}
+}

@@ -1,0 +1,217 @@
+package restorer
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// TreeLoader loads trees.
+type TreeLoader interface {
+	LoadTree(ctx context.Context, id repo.ID) (*repo.Tree, error)
+}
+
+// Lookup returns the node at path (absolute, slash-separated) below the
+// root tree, loading only the trees on the way. "/" is the root folder.
+func Lookup(ctx context.Context, r TreeLoader, root repo.ID, path string) (*repo.Node, error) {
+	node := &repo.Node{Name: "", Type: repo.NodeDir, Subtree: root, Mode: 0o755}
+	walked := ""
+	for _, name := range strings.Split(strings.Trim(path, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		if node.Type != repo.NodeDir {
+			return nil, fmt.Errorf("%s is not a folder in the snapshot", walked)
+		}
+		tree, err := r.LoadTree(ctx, node.Subtree)
+		if err != nil {
+			return nil, fmt.Errorf("read folder %s: %w", walked+"/", err)
+		}
+		walked += "/" + name
+		if node = tree.Find(name); node == nil {
+			return nil, fmt.Errorf("%s: no such file or folder in the snapshot", walked)
+		}
+	}
+	return node, nil
+}
+
+// Dump writes a file's content to w, or a folder as a tar stream. It
+// reads only the blobs it writes, coalescing neighbours in a pack.
+func Dump(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
+	if node.Type == repo.NodeDir {
+		tw := tar.NewWriter(w)
+		d := &tarDumper{r: r, tw: tw, links: map[[2]uint64]string{}}
+		if err := d.dir(ctx, node.Subtree, ""); err != nil {
+			return err
+		}
+		return tw.Close()
+	}
+	if node.Type != repo.NodeFile {
+		return fmt.Errorf("%s is a %s, not a file or folder", node.Name, node.Type)
+	}
+	return writeContent(ctx, r, node, w)
+}
+
+// writeContent streams a file's extents in order.
+func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
+	ext := node.Content
+	var plain, sealed []byte
+	for i := 0; i < len(ext); {
+		if ext[i].Hole {
+			if err := writeZeros(w, ext[i].Length); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		run, err := blobRun(r, ext[i:])
+		if err != nil {
+			return err
+		}
+		err = r.ReadPack(ctx, run[0].Pack, int64(run[0].Offset), runLength(run), func(rd io.Reader) error {
+			pos := int64(run[0].Offset)
+			for _, loc := range run {
+				if skip := int64(loc.Offset) - pos; skip > 0 {
+					if _, err := io.CopyN(io.Discard, rd, skip); err != nil {
+						return err
+					}
+				}
+				sealed = slices.Grow(sealed[:0], int(loc.Length))[:loc.Length]
+				if _, err := io.ReadFull(rd, sealed); err != nil {
+					return err
+				}
+				pos = int64(loc.Offset) + int64(loc.Length)
+				var err error
+				if plain, err = r.OpenBlobAt(loc, sealed, plain[:0]); err != nil {
+					return err
+				}
+				if _, err := w.Write(plain); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("dump %s: %w", node.Name, err)
+		}
+		i += len(run)
+	}
+	return nil
+}
+
+// blobRun returns the locations of the leading data extents that lie in
+// one pack in increasing order, close enough to read in one request.
+func blobRun(r Repo, ext []repo.Extent) ([]repo.BlobLocation, error) {
+	var run []repo.BlobLocation
+	for _, e := range ext {
+		if e.Hole {
+			break
+		}
+		loc, err := r.LookupBlob(repo.DataBlob, e.Blob)
+		if err != nil {
+			if len(run) > 0 {
+				break
+			}
+			return nil, fmt.Errorf("%w: blob %s: %v", errMissing, e.Blob.Short(), err)
+		}
+		if len(run) > 0 {
+			last := run[len(run)-1]
+			end := int64(last.Offset) + int64(last.Length)
+			if loc.Pack != last.Pack || int64(loc.Offset) < end || int64(loc.Offset)-end > maxGap {
+				break
+			}
+		}
+		run = append(run, loc)
+	}
+	return run, nil
+}
+
+func runLength(run []repo.BlobLocation) int {
+	last := run[len(run)-1]
+	return int(int64(last.Offset) + int64(last.Length) - int64(run[0].Offset))
+}
+
+func writeZeros(w io.Writer, n uint64) error {
+	buf := make([]byte, min(n, 1<<20))
+	for n > 0 {
+		k := min(n, uint64(len(buf)))
+		if _, err := w.Write(buf[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+// tarDumper writes a folder as a tar stream.
+type tarDumper struct {
+	r     Repo
+	tw    *tar.Writer
+	links map[[2]uint64]string
+}
+
+func (d *tarDumper) dir(ctx context.Context, id repo.ID, prefix string) error {
+	tree, err := d.r.LoadTree(ctx, id)
+	if err != nil {
+		return err
+	}
+	for i := range tree.Nodes {
+		n := &tree.Nodes[i]
+		if err := repo.ValidName(n.Name); err != nil {
+			return fmt.Errorf("%w: %v", ErrUnsafePath, err)
+		}
+		name := prefix + n.Name
+		if err := d.entry(ctx, n, name); err != nil {
+			return err
+		}
+		if n.Type == repo.NodeDir {
+			if err := d.dir(ctx, n.Subtree, name+"/"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (d *tarDumper) entry(ctx context.Context, n *repo.Node, name string) error {
+	h := &tar.Header{Name: name, Mode: int64(n.Mode), Uid: int(n.UID), Gid: int(n.GID), Uname: n.User, Gname: n.Group,
+		ModTime: n.ModTime, ChangeTime: n.ChangeTime, Format: tar.FormatPAX}
+	switch n.Type {
+	case repo.NodeDir:
+		h.Typeflag, h.Name = tar.TypeDir, name+"/"
+	case repo.NodeSymlink:
+		h.Typeflag, h.Linkname = tar.TypeSymlink, n.LinkTarget
+	case repo.NodeFifo:
+		h.Typeflag = tar.TypeFifo
+	case repo.NodeCharDev, repo.NodeBlockDev:
+		h.Typeflag = tar.TypeChar
+		if n.Type == repo.NodeBlockDev {
+			h.Typeflag = tar.TypeBlock
+		}
+		h.Devmajor, h.Devminor = int64(unix.Major(n.Rdev)), int64(unix.Minor(n.Rdev))
+	case repo.NodeSocket:
+		return nil // tar has no sockets
+	case repo.NodeFile:
+		key := [2]uint64{n.Device, n.Inode}
+		if first, ok := d.links[key]; ok && n.Links > 1 {
+			h.Typeflag, h.Linkname = tar.TypeLink, first
+			return d.tw.WriteHeader(h)
+		}
+		if n.Links > 1 {
+			d.links[key] = name
+		}
+		h.Typeflag, h.Size = tar.TypeReg, int64(n.Size)
+		if err := d.tw.WriteHeader(h); err != nil {
+			return err
+		}
+		return writeContent(ctx, d.r, n, d.tw)
+	}
+	return d.tw.WriteHeader(h)
+}

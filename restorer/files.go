@@ -1,0 +1,213 @@
+package restorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// fileState is a regular file being filled.
+type fileState struct {
+	rel       string
+	node      *repo.Node
+	remaining atomic.Int64 // blob writes still to come
+	failed    atomic.Bool
+	skipped   bool // kept as it was (overwrite policy): metadata only
+}
+
+// hardlink is a file to link to an earlier one once that one is complete.
+type hardlink struct {
+	rel    string
+	target *fileState
+	node   *repo.Node
+}
+
+// blobUse is one place a blob goes.
+type blobUse struct {
+	file   *fileState
+	offset int64
+}
+
+// planFile creates a file (or decides to keep or link it) and records
+// where its blobs go.
+func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) {
+	fs := &fileState{rel: rel, node: n}
+	if n.Links > 1 {
+		key := [2]uint64{n.Device, n.Inode}
+		if first, ok := rs.links[key]; ok {
+			rs.pending = append(rs.pending, hardlink{rel: rel, target: first, node: n})
+			return
+		}
+		rs.links[key] = fs
+	}
+	keep, err := rs.keepExisting(n, rel)
+	if err != nil {
+		rs.warn(rel, err)
+		return
+	}
+	rs.files = append(rs.files, fs)
+	if keep {
+		fs.skipped = true
+		rs.res.Skipped++
+		rs.finishFile(fs)
+		return
+	}
+	if err := rs.createFile(n, rel); err != nil {
+		fs.failed.Store(true)
+		rs.warn(rel, err)
+		return
+	}
+	var off int64
+	for _, e := range n.Content {
+		if !e.Hole {
+			fs.remaining.Add(1)
+			rs.uses[e.Blob] = append(rs.uses[e.Blob], blobUse{file: fs, offset: off})
+		}
+		off += int64(e.Length)
+	}
+	if fs.remaining.Load() == 0 {
+		rs.finishFile(fs)
+	}
+}
+
+// keepExisting applies the overwrite policy to whatever is at rel.
+func (rs *restorer) keepExisting(n *repo.Node, rel string) (bool, error) {
+	st, err := rs.root.lstat(rel)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return false, fmt.Errorf("a folder is in the way of the file")
+	}
+	switch rs.opts.Overwrite {
+	case OverwriteNever:
+		return true, nil
+	case OverwriteIfChanged:
+		if st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(st.Size) == n.Size {
+			same, err := rs.sameContent(rel, n)
+			return same, err
+		}
+	}
+	return false, nil
+}
+
+// sameContent reports whether the file at rel hashes to n's content hash.
+func (rs *restorer) sameContent(rel string, n *repo.Node) (bool, error) {
+	f, err := rs.root.open(rel, unix.O_RDONLY, 0)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := repo.NewContentHasher()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return repo.IDFromHasher(h) == n.Hash, nil
+}
+
+// createFile replaces whatever is at rel with an empty file of the final
+// size (so holes stay holes). Unlinking first never writes through a hard
+// link or symlink that was there before.
+func (rs *restorer) createFile(n *repo.Node, rel string) error {
+	if err := rs.root.remove(rel); err != nil {
+		return err
+	}
+	f, err := rs.root.open(rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if n.Size > 0 {
+		if err := f.Truncate(int64(n.Size)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishFile applies a completed file's metadata.
+func (rs *restorer) finishFile(fs *fileState) {
+	if fs.failed.Load() {
+		return
+	}
+	if err := rs.applyMeta(fs.rel, fs.node); err != nil {
+		rs.warn(fs.rel, err)
+	}
+	if !fs.skipped {
+		if p := rs.opts.Progress; p != nil {
+			p.Files.Add(1)
+		}
+		rs.mu.Lock()
+		rs.res.Files++
+		rs.res.Bytes += fs.node.Size
+		rs.mu.Unlock()
+	}
+}
+
+// special creates a symlink, fifo, device node or socket placeholder.
+func (rs *restorer) special(n *repo.Node, rel string) error {
+	if err := rs.root.remove(rel); err != nil {
+		return err
+	}
+	err := rs.root.at(rel, func(dirfd int, name string) error {
+		switch n.Type {
+		case repo.NodeSymlink:
+			return unix.Symlinkat(n.LinkTarget, dirfd, name)
+		case repo.NodeFifo:
+			return unix.Mkfifoat(dirfd, name, 0o600)
+		case repo.NodeCharDev:
+			return unix.Mknodat(dirfd, name, unix.S_IFCHR|0o600, int(n.Rdev))
+		case repo.NodeBlockDev:
+			return unix.Mknodat(dirfd, name, unix.S_IFBLK|0o600, int(n.Rdev))
+		case repo.NodeSocket:
+			return nil // a socket cannot be restored; its metadata is in the snapshot
+		}
+		return fmt.Errorf("unknown node type %s", n.Type)
+	})
+	if err != nil {
+		return err
+	}
+	if n.Type == repo.NodeSocket {
+		return nil
+	}
+	rs.res.Others++
+	return rs.applyMeta(rel, n)
+}
+
+// finishLinks creates the hard links to files that are now complete.
+func (rs *restorer) finishLinks() {
+	for _, l := range rs.pending {
+		if l.target.failed.Load() {
+			rs.warn(l.rel, fmt.Errorf("hard link target %s was not restored", l.target.rel))
+			continue
+		}
+		if err := rs.root.remove(l.rel); err != nil {
+			rs.warn(l.rel, err)
+			continue
+		}
+		src, srcName, err := rs.root.parent(l.target.rel)
+		if err != nil {
+			rs.warn(l.rel, err)
+			continue
+		}
+		err = rs.root.at(l.rel, func(dirfd int, name string) error {
+			return unix.Linkat(int(src.Fd()), srcName, dirfd, name, 0)
+		})
+		src.Close()
+		if err != nil {
+			rs.warn(l.rel, err)
+			continue
+		}
+		rs.res.Links++
+	}
+}

@@ -1,0 +1,145 @@
+package restorer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// maxGap is the largest stretch of unneeded bytes read through rather than
+// skipped with a new request: below it one ranged read is cheaper than two.
+const maxGap = 1 << 20
+
+// packBlob is a needed blob in a pack, with where it goes.
+type packBlob struct {
+	loc  repo.BlobLocation
+	uses []blobUse
+}
+
+// byteRange is a coalesced read: consecutive needed blobs of one pack.
+type byteRange struct {
+	start, end int64
+	blobs      []packBlob
+}
+
+// fetch reads every needed blob, pack by pack, and writes it wherever it goes.
+func (rs *restorer) fetch(ctx context.Context) error {
+	packs := map[repo.ID][]packBlob{}
+	for id, uses := range rs.uses {
+		loc, err := rs.repo.LookupBlob(repo.DataBlob, id)
+		if err != nil {
+			rs.failUses(uses, fmt.Errorf("%w: blob %s: %v", errMissing, id.Short(), err))
+			continue
+		}
+		packs[loc.Pack] = append(packs[loc.Pack], packBlob{loc: loc, uses: uses})
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(rs.opts.Workers)
+	for id, blobs := range packs {
+		g.Go(func() error {
+			for _, r := range coalesce(blobs) {
+				if err := rs.readRange(ctx, id, r); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					for _, b := range r.blobs {
+						rs.failUses(b.uses, err)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// coalesce sorts a pack's needed blobs and groups neighbours into ranges.
+func coalesce(blobs []packBlob) []byteRange {
+	slices.SortFunc(blobs, func(a, b packBlob) int { return int(a.loc.Offset) - int(b.loc.Offset) })
+	var out []byteRange
+	for _, b := range blobs {
+		start, end := int64(b.loc.Offset), int64(b.loc.Offset)+int64(b.loc.Length)
+		if n := len(out); n > 0 && start-out[n-1].end <= maxGap {
+			out[n-1].end = max(out[n-1].end, end)
+			out[n-1].blobs = append(out[n-1].blobs, b)
+			continue
+		}
+		out = append(out, byteRange{start: start, end: end, blobs: []packBlob{b}})
+	}
+	return out
+}
+
+// readRange streams one range of a pack and writes its blobs.
+func (rs *restorer) readRange(ctx context.Context, pack repo.ID, r byteRange) error {
+	var sealed, plain []byte
+	return rs.repo.ReadPack(ctx, pack, r.start, int(r.end-r.start), func(rd io.Reader) error {
+		pos := r.start
+		for _, b := range r.blobs {
+			if skip := int64(b.loc.Offset) - pos; skip > 0 {
+				if _, err := io.CopyN(io.Discard, rd, skip); err != nil {
+					return fmt.Errorf("pack %s: %w", pack.Short(), err)
+				}
+				pos += skip
+			}
+			sealed = slices.Grow(sealed[:0], int(b.loc.Length))[:b.loc.Length]
+			if _, err := io.ReadFull(rd, sealed); err != nil {
+				return fmt.Errorf("pack %s: %w", pack.Short(), err)
+			}
+			pos += int64(b.loc.Length)
+			var err error
+			plain, err = rs.repo.OpenBlobAt(b.loc, sealed, plain[:0])
+			if err != nil {
+				rs.failUses(b.uses, err)
+				continue
+			}
+			rs.write(b.uses, plain)
+		}
+		return nil
+	})
+}
+
+// write puts one blob's plaintext at each place it goes.
+func (rs *restorer) write(uses []blobUse, plain []byte) {
+	for _, u := range uses {
+		if u.file.failed.Load() {
+			continue
+		}
+		if err := rs.writeAt(u.file.rel, plain, u.offset); err != nil {
+			u.file.failed.Store(true)
+			rs.warn(u.file.rel, err)
+		} else if p := rs.opts.Progress; p != nil {
+			p.Bytes.Add(uint64(len(plain)))
+		}
+		if u.file.remaining.Add(-1) == 0 {
+			rs.finishFile(u.file)
+		}
+	}
+}
+
+func (rs *restorer) writeAt(rel string, b []byte, off int64) error {
+	f, err := rs.root.open(rel, unix.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(b, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// failUses marks the files a lost blob belonged to as failed.
+func (rs *restorer) failUses(uses []blobUse, err error) {
+	for _, u := range uses {
+		if !u.file.failed.Swap(true) {
+			rs.warn(u.file.rel, err)
+		}
+		u.file.remaining.Add(-1)
+	}
+}
