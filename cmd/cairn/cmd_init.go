@@ -95,11 +95,11 @@ func (g *globalOptions) reportInit(r *repo.Repository, loc location, createdKey 
 	}
 	g.printf("created repository %s at %s\n", r.Config().ID.Short(), loc.addr)
 	if loc.keyFile != "" {
-		verb := "uses"
+		what := "the key"
 		if createdKey {
-			verb = "uses the new"
+			what = "a new key, generated"
 		}
-		g.printf("it %s the key in %s\n", verb, loc.keyFile)
+		g.printf("it uses %s in %s\n", what, loc.keyFile)
 		g.printf("keep a copy of that key somewhere safe: without it nobody can read these backups\n")
 	}
 }
