@@ -63,7 +63,7 @@ type Options struct {
 
 	FileWorkers int   // files read at once; 0 means 2
 	BlobWorkers int   // chunks hashed, compressed and sealed at once; 0 means GOMAXPROCS
-	MemoryLimit int64 // chunk bytes in flight; 0 means 64 MiB
+	MemoryLimit int64 // chunk bytes in flight; 0 means 16 MiB (two chunks of the largest size)
 }
 
 // Progress holds live counters, safe to read while a snapshot runs.
@@ -166,7 +166,7 @@ func newArchiver(r Repo, opts Options) *archiver {
 		opts.BlobWorkers = runtime.GOMAXPROCS(0)
 	}
 	if opts.MemoryLimit <= 0 {
-		opts.MemoryLimit = 64 << 20
+		opts.MemoryLimit = 16 << 20
 	}
 	return &archiver{
 		repo: r, opts: opts, names: newNames(), prog: opts.Progress,

@@ -52,9 +52,11 @@ type Chunker struct {
 	buf []byte
 }
 
-// New returns a Chunker for the polynomial p (see ValidPolynomial).
+// New returns a Chunker for the polynomial p (see ValidPolynomial). Its
+// buffer grows to the largest chunk it has cut, so chunking small files
+// costs little memory.
 func New(p uint64) *Chunker {
-	return &Chunker{pol: chunker.Pol(p), buf: make([]byte, MaxSize)}
+	return &Chunker{pol: chunker.Pol(p)}
 }
 
 // Reset starts chunking rd.
@@ -72,13 +74,14 @@ func (c *Chunker) Next() ([]byte, error) {
 	if c.c == nil {
 		return nil, io.EOF
 	}
-	ch, err := c.c.Next(c.buf)
+	ch, err := c.c.Next(c.buf[:0])
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 		return nil, err
 	}
+	c.buf = ch.Data[:0] // keep what append grew
 	return ch.Data, nil
 }
 

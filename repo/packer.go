@@ -1,9 +1,9 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/cairnbackup/cairn/backend"
@@ -13,12 +13,15 @@ import (
 )
 
 // packerManager fills one open pack per blob type and uploads full packs
-// in the background, with a bounded number of uploads in flight. Memory is
-// bounded by (open packs + uploads) × pack size.
+// in the background, with a bounded number of uploads in flight. Packs are
+// written to temporary files (unlinked at once, so a crash leaves nothing)
+// rather than memory, so the process's memory does not grow with the pack
+// size or the number of uploads in flight.
 type packerManager struct {
 	be       backend.Backend
 	sealer   *crypto.Key
 	packSize int
+	tmpDir   string                                               // where pack files are built; "" means os.TempDir
 	uploaded func(ctx context.Context, info index.PackInfo) error // called after a pack is durable
 
 	mu   sync.Mutex
@@ -27,20 +30,34 @@ type packerManager struct {
 
 	slots chan struct{} // one token per upload in flight
 	wg    sync.WaitGroup
-	pool  sync.Pool // *bytes.Buffer of about packSize
 }
 
 type openPack struct {
-	buf *bytes.Buffer
-	w   *pack.Writer
+	f *os.File
+	w *pack.Writer
 }
 
-func newPackerManager(be backend.Backend, sealer *crypto.Key, packSize, uploads int, uploaded func(context.Context, index.PackInfo) error) *packerManager {
+func newPackerManager(be backend.Backend, sealer *crypto.Key, packSize, uploads int, tmpDir string, uploaded func(context.Context, index.PackInfo) error) *packerManager {
 	return &packerManager{
-		be: be, sealer: sealer, packSize: packSize, uploaded: uploaded,
+		be: be, sealer: sealer, packSize: packSize, tmpDir: tmpDir, uploaded: uploaded,
 		open:  make(map[pack.BlobType]*openPack),
 		slots: make(chan struct{}, max(uploads, 1)),
 	}
+}
+
+// newOpenPack creates an anonymous temporary file for a pack.
+func (m *packerManager) newOpenPack() (*openPack, error) {
+	if m.tmpDir != "" {
+		if err := os.MkdirAll(m.tmpDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create folder for temporary packs: %w", err)
+		}
+	}
+	f, err := os.CreateTemp(m.tmpDir, "pack-*")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary pack file: %w", err)
+	}
+	os.Remove(f.Name()) // the open descriptor keeps it until Close
+	return &openPack{f: f, w: pack.NewWriter(f)}, nil
 }
 
 // add appends a sealed blob to the open pack of its type, and uploads the
@@ -53,12 +70,11 @@ func (m *packerManager) add(ctx context.Context, s sealed) error {
 	}
 	op := m.open[s.t]
 	if op == nil {
-		buf, _ := m.pool.Get().(*bytes.Buffer)
-		if buf == nil {
-			buf = bytes.NewBuffer(make([]byte, 0, m.packSize+m.packSize/8))
+		var err error
+		if op, err = m.newOpenPack(); err != nil {
+			m.mu.Unlock()
+			return err
 		}
-		buf.Reset()
-		op = &openPack{buf: buf, w: pack.NewWriter(buf)}
 		m.open[s.t] = op
 	}
 	err := op.w.Add(s.t, s.id, s.bytes, s.rawLen)
@@ -81,19 +97,21 @@ func (m *packerManager) add(ctx context.Context, s sealed) error {
 func (m *packerManager) upload(ctx context.Context, op *openPack) error {
 	info, err := op.w.Finish(m.sealer)
 	if err != nil {
+		op.f.Close()
 		return err
 	}
 	select {
 	case m.slots <- struct{}{}:
 	case <-ctx.Done():
+		op.f.Close()
 		return ctx.Err()
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer func() { <-m.slots }()
-		err := m.store(ctx, op.buf.Bytes(), info)
-		m.pool.Put(op.buf)
+		err := m.store(ctx, backend.NewSectionReader(op.f, info.Size), info)
+		op.f.Close()
 		if err != nil {
 			m.mu.Lock()
 			if m.err == nil {
@@ -105,9 +123,9 @@ func (m *packerManager) upload(ctx context.Context, op *openPack) error {
 	return nil
 }
 
-func (m *packerManager) store(ctx context.Context, b []byte, info pack.Info) error {
+func (m *packerManager) store(ctx context.Context, rd backend.RewindReader, info pack.Info) error {
 	h := backend.Handle{Type: backend.PackFile, Name: info.ID.String()}
-	if err := m.be.Save(ctx, h, backend.NewByteReader(b)); err != nil {
+	if err := m.be.Save(ctx, h, rd); err != nil {
 		return fmt.Errorf("upload pack %s: %w", info.ID.Short(), err)
 	}
 	return m.uploaded(ctx, index.PackInfo{ID: info.ID, Size: info.Size, Blobs: info.Entries})

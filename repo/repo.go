@@ -169,13 +169,13 @@ func (r *Repository) start(ctx context.Context) error {
 	if uploads <= 0 {
 		uploads = 2
 	}
-	r.packer = newPackerManager(r.be, r.key.Sealer(), r.cfg.PackSize, uploads, r.packUploaded)
 	dir := r.opts.CacheDir
 	if dir == "" {
 		if dir, err = DefaultCacheDir(); err != nil {
 			return err
 		}
 	}
+	r.packer = newPackerManager(r.be, r.key.Sealer(), r.cfg.PackSize, uploads, filepath.Join(dir, "tmp"), r.packUploaded)
 	if err := r.openCache(filepath.Join(dir, r.cfg.ID.String())); err != nil {
 		return err
 	}
