@@ -1,6 +1,11 @@
 package repo
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cairnbackup/cairn/backend"
+)
 
 // Sentinel errors. The command line maps them to exit codes.
 var (
@@ -17,8 +22,9 @@ var (
 	// ErrMalformed: an object decoded from storage is not well formed.
 	ErrMalformed = errors.New("repo: malformed object")
 	// ErrCorrupt: an object's bytes do not match its name, or a blob does
-	// not match its id.
-	ErrCorrupt = errors.New("repo: corrupt data")
+	// not match its id. It wraps backend.ErrCorrupt, so a multi-location
+	// backend whose Load callback fails with it reads another copy.
+	ErrCorrupt = fmt.Errorf("repo: %w", backend.ErrCorrupt)
 	// ErrBlobNotFound: no index entry (outside condemned packs) holds the blob.
 	ErrBlobNotFound = errors.New("repo: blob not in index")
 	// ErrNotFound: no snapshot or key matches a name.
