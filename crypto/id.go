@@ -47,6 +47,11 @@ func ParseID(s string) (ID, error) {
 	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
 		return id, fmt.Errorf("invalid id %q: %w", s, err)
 	}
+	if id.String() != s {
+		// Names are written in lower case; accepting another spelling
+		// would look the object up under a name it is not stored under.
+		return ID{}, fmt.Errorf("invalid id %q: hex digits must be lower case", s)
+	}
 	return id, nil
 }
 

@@ -28,7 +28,7 @@ func ReadHeader(r io.ReaderAt, size int64, k *crypto.Key) ([]Entry, error) {
 	}
 	tailLen := min(size, TailReadSize)
 	tail := make([]byte, tailLen)
-	if _, err := r.ReadAt(tail, size-tailLen); err != nil {
+	if err := readFull(r, tail, size-tailLen); err != nil {
 		return nil, fmt.Errorf("pack: read last %d bytes: %w", tailLen, err)
 	}
 	hlen := int64(binary.LittleEndian.Uint32(tail[tailLen-4:]))
@@ -40,11 +40,24 @@ func ReadHeader(r io.ReaderAt, size int64, k *crypto.Key) ([]Entry, error) {
 		sealed = sealed[int64(len(sealed))-hlen:]
 	} else {
 		sealed = make([]byte, hlen)
-		if _, err := r.ReadAt(sealed, size-4-hlen); err != nil {
+		if err := readFull(r, sealed, size-4-hlen); err != nil {
 			return nil, fmt.Errorf("pack: read header of %d bytes: %w", hlen, err)
 		}
 	}
 	return OpenHeader(sealed, size-4-hlen, k)
+}
+
+// readFull reads len(p) bytes at off. io.ReaderAt may report io.EOF along
+// with a complete read that ends at the end of its input; that is success.
+func readFull(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) && (err == nil || err == io.EOF) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // OpenHeader authenticates a sealed header and decodes it for a pack whose

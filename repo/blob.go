@@ -29,8 +29,11 @@ type blobCodec struct {
 func newBlobCodec(key *crypto.MasterKey, compression string, verify bool) (*blobCodec, error) {
 	c := &blobCodec{key: key, verify: verify}
 	var err error
+	// WithDecodeAllCapLimit makes DecodeAll stop at the capacity of its
+	// output, which open sets to the raw length the header promises: a
+	// small payload can never inflate beyond what it claims.
 	c.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
-		zstd.WithDecoderMaxMemory(MaxBlobSize), zstd.WithDecoderLowmem(true))
+		zstd.WithDecoderMaxMemory(MaxBlobSize), zstd.WithDecoderLowmem(true), zstd.WithDecodeAllCapLimit(true))
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +104,11 @@ func (c *blobCodec) open(e pack.Entry, b []byte, dst []byte) ([]byte, error) {
 		if e.RawLength > MaxBlobSize {
 			return nil, fmt.Errorf("%w: blob %s: raw length %d too large", ErrCorrupt, e.ID.Short(), e.RawLength)
 		}
-		var out []byte
-		if cap(dst) >= int(e.RawLength) {
-			out = dst[:0]
+		out := dst[:0:cap(dst)]
+		if cap(out) < int(e.RawLength) {
+			out = make([]byte, 0, e.RawLength)
 		}
-		plain, err = c.dec.DecodeAll(payload, out)
+		plain, err = c.dec.DecodeAll(payload, out[:0:e.RawLength])
 		if err != nil {
 			return nil, fmt.Errorf("%w: blob %s: decompress: %v", ErrCorrupt, e.ID.Short(), err)
 		}

@@ -43,7 +43,7 @@ type Config struct {
 func (c *Config) validate() error {
 	switch {
 	case c.Version != FormatVersion:
-		return fmt.Errorf("%w: config: sealed version %d, header says %d", ErrMalformed, c.Version, FormatVersion)
+		return fmt.Errorf("%w: config: version %d, this cairn reads %d", ErrMalformed, c.Version, FormatVersion)
 	case c.Polynomial == 0:
 		return fmt.Errorf("%w: config: no chunker polynomial", ErrMalformed)
 	case c.PackSize < 1<<20 || c.PackSize > 1<<30:
@@ -117,5 +117,11 @@ func decodeConfig(b []byte, k *crypto.Key) (*Config, error) {
 	if c.ID != h.ID {
 		return nil, fmt.Errorf("%w: config: sealed id %s differs from header id %s", ErrCorrupt, c.ID.Short(), h.ID.Short())
 	}
-	return &c, c.validate()
+	if c.Version != h.Version {
+		return nil, fmt.Errorf("%w: config: sealed version %d, header says %d", ErrMalformed, c.Version, h.Version)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }

@@ -64,6 +64,9 @@ func decodeKeyFile(b []byte) (*KeyFile, error) {
 			return nil, fmt.Errorf("%w: key file: salt of %d bytes", ErrMalformed, len(k.Salt))
 		}
 	case KDFNone:
+		if k.Params != nil || len(k.Salt) != 0 {
+			return nil, fmt.Errorf("%w: key file: kdf none with parameters or salt", ErrMalformed)
+		}
 	default:
 		return nil, fmt.Errorf("%w: key file: unknown kdf %q", ErrMalformed, k.KDF)
 	}

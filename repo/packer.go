@@ -98,13 +98,13 @@ func (m *packerManager) upload(ctx context.Context, op *openPack) error {
 	info, err := op.w.Finish(m.sealer)
 	if err != nil {
 		op.f.Close()
-		return err
+		return m.setErr(fmt.Errorf("finish pack: %w", err))
 	}
 	select {
 	case m.slots <- struct{}{}:
 	case <-ctx.Done():
 		op.f.Close()
-		return ctx.Err()
+		return m.setErr(fmt.Errorf("pack of %d blobs not uploaded: %w", len(info.Entries), ctx.Err()))
 	}
 	m.wg.Add(1)
 	go func() {
@@ -113,14 +113,22 @@ func (m *packerManager) upload(ctx context.Context, op *openPack) error {
 		err := m.store(ctx, backend.NewSectionReader(op.f, info.Size), info)
 		op.f.Close()
 		if err != nil {
-			m.mu.Lock()
-			if m.err == nil {
-				m.err = err
-			}
-			m.mu.Unlock()
+			m.setErr(err)
 		}
 	}()
 	return nil
+}
+
+// setErr records the first failure. It is sticky: blobs of a pack that was
+// not stored were already reported saved, so nothing may be flushed or
+// committed after it.
+func (m *packerManager) setErr(err error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err == nil {
+		m.err = err
+	}
+	return err
 }
 
 func (m *packerManager) store(ctx context.Context, rd backend.RewindReader, info pack.Info) error {
