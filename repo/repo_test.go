@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/faulty"
 	"github.com/cairnbackup/cairn/backend/local"
 	"github.com/cairnbackup/cairn/backend/mem"
 	"github.com/cairnbackup/cairn/crypto"
@@ -409,5 +411,32 @@ func TestPacksSplitAtTargetSize(t *testing.T) {
 	}
 	if n := countObjects(t, be, backend.PackFile); n < 5 {
 		t.Fatalf("%d packs for 6 MiB of incompressible blobs, want at least 5", n)
+	}
+}
+
+// A pack that could not be queued for upload because its context ended
+// must fail every later Flush: its blobs were already reported saved, so a
+// snapshot committed after it would name blobs that were never stored.
+func TestCancelledUploadFailsFlush(t *testing.T) {
+	be := faulty.New(mem.New())
+	be.Inject(faulty.Fault{Op: faulty.OpSave, Kind: faulty.Delay, Delay: 500 * time.Millisecond, Times: -1,
+		Match: func(h backend.Handle) bool { return h.Type == backend.PackFile }})
+	r, err := repo.Init(context.Background(), be, pw, repo.InitOptions{KDF: cheapKDF, PackSize: 1 << 20},
+		repo.Options{CacheDir: t.TempDir(), Uploads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var saveErr error
+	for i := 0; i < 30 && saveErr == nil; i++ {
+		_, _, saveErr = r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(500+i), 200<<10))
+	}
+	if saveErr == nil {
+		t.Fatal("saving under an expired context never failed")
+	}
+	if err := r.Flush(context.Background()); err == nil {
+		t.Fatal("Flush succeeded after a pack was dropped")
 	}
 }
