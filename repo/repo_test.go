@@ -427,10 +427,19 @@ func TestCancelledUploadFailsFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	// A first pack fills under a long-lived context; its upload (slowed
+	// down) holds the only upload slot.
+	for i := range 6 {
+		if _, _, err := r.SaveBlob(context.Background(), repo.DataBlob, randBytes(uint64(500+i), 200<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A second caller's pack fills while the slot is taken, and its
+	// context ends while it waits.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	var saveErr error
-	for i := 0; i < 30 && saveErr == nil; i++ {
+	for i := 6; i < 30 && saveErr == nil; i++ {
 		_, _, saveErr = r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(500+i), 200<<10))
 	}
 	if saveErr == nil {
