@@ -103,7 +103,7 @@ func (rs *restorer) keepExisting(n *repo.Node, rel string) (bool, error) {
 
 // sameContent reports whether the file at rel hashes to n's content hash.
 func (rs *restorer) sameContent(rel string, n *repo.Node) (bool, error) {
-	f, err := rs.root.open(rel, unix.O_RDONLY, 0)
+	f, err := rs.root.openAt(rel, unix.O_RDONLY, 0)
 	if err != nil {
 		return false, err
 	}
@@ -122,7 +122,7 @@ func (rs *restorer) createFile(n *repo.Node, rel string) error {
 	if err := rs.root.remove(rel); err != nil {
 		return err
 	}
-	f, err := rs.root.open(rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	f, err := rs.root.openAt(rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,8 @@ func (rs *restorer) finishLinks() {
 			rs.warn(l.rel, err)
 			continue
 		}
-		src, srcName, err := rs.root.parent(l.target.rel)
+		srcDir, srcName := splitRel(l.target.rel)
+		src, err := rs.root.open(srcDir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 		if err != nil {
 			rs.warn(l.rel, err)
 			continue

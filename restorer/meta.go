@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -58,7 +59,13 @@ func (rs *restorer) setModeAndXattrs(rel string, n *repo.Node) error {
 	case repo.NodeFifo, repo.NodeCharDev, repo.NodeBlockDev:
 		flags = unix.O_PATH
 	}
-	f, err := rs.root.open(rel, flags, 0)
+	var f *os.File
+	var err error
+	if rel == "" {
+		f, err = rs.root.open("", flags, 0)
+	} else {
+		f, err = rs.root.openAt(rel, flags, 0)
+	}
 	if err != nil {
 		return err
 	}
@@ -135,7 +142,7 @@ func (rs *restorer) verify(ctx context.Context) error {
 }
 
 func (rs *restorer) verifyFile(fs *fileState) error {
-	f, err := rs.root.open(fs.rel, unix.O_RDONLY, 0)
+	f, err := rs.root.openAt(fs.rel, unix.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}

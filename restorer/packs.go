@@ -123,7 +123,7 @@ func (rs *restorer) write(uses []blobUse, plain []byte) {
 }
 
 func (rs *restorer) writeAt(rel string, b []byte, off int64) error {
-	f, err := rs.root.open(rel, unix.O_WRONLY, 0)
+	f, err := rs.root.openAt(rel, unix.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,10 @@ type Options struct {
 	Verify    bool           // re-read every restored file and check its content hash
 	Owner     bool           // restore ownership (needs root)
 	Workers   int            // packs read at once; 0 means max(4, GOMAXPROCS)
+	// Select, if set, is asked about every entry that is not a folder and
+	// that Filter selects (with its absolute path in the snapshot); entries
+	// it refuses are left out. Restore drills use it to sample files.
+	Select func(path string, n *repo.Node) bool
 	// Warn is told about each entry that could not be restored; the
 	// restore goes on and counts it in Result.Errors.
 	Warn     func(path string, err error)
@@ -215,7 +219,7 @@ func (rs *restorer) entry(ctx context.Context, n *repo.Node, dirRel, dirAbs stri
 		rs.dirs = append(rs.dirs, dirMeta{rel: rel, node: *n})
 		return rs.walk(ctx, n.Subtree, rel, abs)
 	}
-	if !selected {
+	if !selected || (rs.opts.Select != nil && !rs.opts.Select(abs, n)) {
 		return nil
 	}
 	if err := rs.ensureDir(dirRel); err != nil {

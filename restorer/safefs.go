@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,20 @@ var ErrUnsafePath = errors.New("restorer: refusing to write outside the target")
 type root struct {
 	dir  *os.File
 	path string
+
+	// dirs caches descriptors of folders below the root, each opened once
+	// with the same confinement, so that per-file operations resolve only
+	// their last name (openat with O_NOFOLLOW) instead of the whole path.
+	// A descriptor keeps naming the folder it was opened as, even if the
+	// path is changed afterwards.
+	mu   sync.Mutex
+	dirs map[string]*os.File
+	lru  []string
 }
+
+// maxDirFDs bounds the cached folder descriptors, well under the usual
+// limit of 1024 open files.
+const maxDirFDs = 256
 
 var noOpenat2 atomic.Bool // set once the kernel says openat2 is missing
 
@@ -38,10 +52,61 @@ func openRoot(path string) (*root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open target %s: %w", path, err)
 	}
-	return &root{dir: f, path: path}, nil
+	return &root{dir: f, path: path, dirs: map[string]*os.File{}}, nil
 }
 
-func (r *root) close() error { return r.dir.Close() }
+func (r *root) close() error {
+	r.mu.Lock()
+	for _, d := range r.dirs {
+		d.Close()
+	}
+	r.dirs = nil
+	r.mu.Unlock()
+	return r.dir.Close()
+}
+
+// dirFD runs fn with a descriptor of the folder rel ("" is the root).
+func (r *root) dirFD(rel string, fn func(fd int) error) error {
+	if rel == "" {
+		return fn(int(r.dir.Fd()))
+	}
+	r.mu.Lock()
+	d, ok := r.dirs[rel]
+	r.mu.Unlock()
+	if !ok {
+		var err error
+		if d, err = r.open(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		if old, ok := r.dirs[rel]; ok {
+			d.Close()
+			d = old
+		} else {
+			r.dirs[rel] = d
+			r.lru = append(r.lru, rel)
+			r.evictLocked()
+		}
+		r.mu.Unlock()
+	}
+	// Hold the lock while fn runs only for descriptors that might be
+	// evicted concurrently: the root is never evicted.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fn(int(d.Fd()))
+}
+
+// evictLocked closes the oldest cached descriptors beyond the bound.
+func (r *root) evictLocked() {
+	for len(r.lru) > maxDirFDs {
+		old := r.lru[0]
+		r.lru = r.lru[1:]
+		if d, ok := r.dirs[old]; ok {
+			d.Close()
+			delete(r.dirs, old)
+		}
+	}
+}
 
 // checkRel rejects relative paths that are empty, absolute or hold "..".
 func checkRel(rel string) error {
@@ -116,20 +181,15 @@ func (r *root) explain(rel string, err error) error {
 	return &os.PathError{Op: "open", Path: filepath.Join(r.path, rel), Err: err}
 }
 
-// parent opens the folder holding rel and returns it with rel's last name.
-func (r *root) parent(rel string) (*os.File, string, error) {
-	dir, name := "", rel
+func splitRel(rel string) (dir, name string) {
 	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
-		dir, name = rel[:i], rel[i+1:]
+		return rel[:i], rel[i+1:]
 	}
-	d, err := r.open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	return d, name, nil
+	return "", rel
 }
 
-// at runs fn with the folder holding rel and rel's last name.
+// at runs fn with the folder holding rel and rel's last name. fn must not
+// follow a symlink at name (use AT_SYMLINK_NOFOLLOW or O_NOFOLLOW).
 func (r *root) at(rel string, fn func(dirfd int, name string) error) error {
 	if err := checkRel(rel); err != nil || rel == "" {
 		if err == nil {
@@ -137,15 +197,37 @@ func (r *root) at(rel string, fn func(dirfd int, name string) error) error {
 		}
 		return err
 	}
-	d, name, err := r.parent(rel)
+	dir, name := splitRel(rel)
+	var ferr error
+	err := r.dirFD(dir, func(fd int) error {
+		ferr = fn(fd, name)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	if err := fn(int(d.Fd()), name); err != nil {
-		return &os.PathError{Op: "restore", Path: filepath.Join(r.path, rel), Err: err}
+	if ferr != nil {
+		if errors.Is(ferr, unix.ELOOP) {
+			return fmt.Errorf("%w: %s is a symlink", ErrUnsafePath, filepath.Join(r.path, rel))
+		}
+		return &os.PathError{Op: "restore", Path: filepath.Join(r.path, rel), Err: ferr}
 	}
 	return nil
+}
+
+// openAt opens the entry rel (never following a symlink there) relative to
+// its folder's cached descriptor.
+func (r *root) openAt(rel string, flags int, mode uint32) (*os.File, error) {
+	var f *os.File
+	err := r.at(rel, func(dirfd int, name string) error {
+		fd, err := unix.Openat(dirfd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+		if err != nil {
+			return err
+		}
+		f = os.NewFile(uintptr(fd), filepath.Join(r.path, rel))
+		return nil
+	})
+	return f, err
 }
 
 // mkdir creates the folder rel (mode 0700 until its metadata is set) or

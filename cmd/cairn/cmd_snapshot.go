@@ -147,12 +147,6 @@ func runSnapshot(ctx context.Context, g *globalOptions, o snapshotOptions, args 
 // for the ETA.
 func runWithProgress(ctx context.Context, g *globalOptions, r *repo.Repository, opts archiver.Options) (*archiver.Result, error) {
 	var totals atomic.Pointer[archiver.Totals]
-	scanCtx, stopScan := context.WithCancel(ctx)
-	defer stopScan()
-	go func() {
-		t := archiver.Scan(scanCtx, opts)
-		totals.Store(&t)
-	}()
 	pr := opts.Progress
 	p := g.startProgress(func() progressState {
 		s := progressState{Files: pr.Files.Load(), Bytes: pr.BytesDone.Load(), Errors: pr.Errors.Load()}
@@ -165,6 +159,15 @@ func runWithProgress(ctx context.Context, g *globalOptions, r *repo.Repository, 
 		}
 		return s
 	})
+	if p.active() {
+		// Only a visible progress line needs totals for its ETA.
+		scanCtx, stopScan := context.WithCancel(ctx)
+		defer stopScan()
+		go func() {
+			t := archiver.Scan(scanCtx, opts)
+			totals.Store(&t)
+		}()
+	}
 	res, err := archiver.Snapshot(ctx, r, opts)
 	p.stop()
 	return res, err

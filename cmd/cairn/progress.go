@@ -31,7 +31,11 @@ type progress struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 	width  int
+	shown  bool // a status line or JSON status is being printed
 }
+
+// active reports whether anybody sees the progress.
+func (p *progress) active() bool { return p.shown }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) (int, bool) {
@@ -52,9 +56,10 @@ func (g *globalOptions) startProgress(source progressSource) *progress {
 	width, tty := isTerminal(g.stdout)
 	switch {
 	case g.json:
+		p.shown = true
 		p.wg.Go(func() { p.loop(time.Second, p.printJSON) })
 	case tty && !g.quiet:
-		p.width = width
+		p.width, p.shown = width, true
 		p.wg.Go(func() { p.loop(250*time.Millisecond, p.printLine) })
 	}
 	return p
