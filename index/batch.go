@@ -15,7 +15,7 @@ import (
 // into empty key space dirties few nodes but they grow, so maxTxRows bounds
 // it too. Smaller transactions write more: every commit also rewrites the
 // branch pages above the leaves it touched.
-const (
+var (
 	maxTxRows      = 25_000
 	maxTxNodeBytes = 4 << 20
 )
@@ -107,6 +107,7 @@ func (w *batch) commit() error {
 	if err != nil {
 		return fmt.Errorf("index: commit: %w", err)
 	}
+	afterCommit()
 	return nil
 }
 

@@ -34,20 +34,25 @@ type CacheOptions struct {
 	LockTimeout time.Duration
 
 	// MaxMapped is how many bytes of file-backed memory the process may keep
-	// resident before the cache drops its mapped pages (they stay in the page
-	// cache). 0 means DefaultMaxMapped; a negative value never drops them.
-	// Only Linux drops pages.
+	// resident before the cache drops the pages of its file that bbolt has
+	// mapped (they stay in the page cache). Ingesting, forgetting and
+	// listing map pages; lookups read with pread and map almost none. A
+	// quarter of it bounds the heap used to cache branch pages for lookups.
+	// 0 means DefaultMaxMapped; a negative value never drops pages. Only
+	// Linux drops pages.
 	MaxMapped int64
 
 	// pageSize overrides bbolt's page size for new files (tests, benchmarks).
 	pageSize int
 }
 
-// defaultPageSize is the bbolt page size of new cache files. Larger pages
-// make a shallower tree and larger page-cache folios (cheaper page faults,
-// and a lookup costs about one fault); smaller ones write less when a few
-// rows change.
-var defaultPageSize = 16 << 10
+// defaultPageSize is the bbolt page size of new cache files. A lookup reads
+// one leaf page with pread, and a random insert rewrites one leaf page, so
+// smaller pages make both cheaper, at the price of a deeper tree with more
+// branch pages to cache. For ten million rows on a 2-core VM, 8 KiB beat
+// 16 KiB by about 10% on lookups and 30% on adds (4 KiB ingested slower
+// and looked up no faster; 64 KiB made adds slower still).
+var defaultPageSize = 8 << 10
 
 // DefaultLockTimeout is how long OpenCache waits for another process that
 // holds the cache file.
@@ -72,6 +77,7 @@ type Cache struct {
 	mark    marker
 
 	maxTxNodes int64 // nodes a write transaction may dirty before it commits
+	direct     *direct
 
 	opMu    sync.Mutex   // serializes Sync, Add and Close
 	flushMu sync.RWMutex // write transactions hold it shared, Flush exclusively
@@ -110,7 +116,9 @@ func OpenCache(path string, opts CacheOptions) (*Cache, error) {
 			return nil, err
 		}
 		if reason != "" {
-			_ = db.Close()
+			if db != nil {
+				_ = db.Close()
+			}
 			return nil, fmt.Errorf("%w: %s: fresh file %s", ErrCorrupt, path, reason)
 		}
 		c.rebuilt = true
@@ -118,6 +126,10 @@ func OpenCache(path string, opts CacheOptions) (*Cache, error) {
 	c.db = db
 	c.pager = pager{db: db, budget: opts.MaxMapped}
 	c.maxTxNodes = int64(maxTxNodeBytes / db.Info().PageSize)
+	if c.direct, err = newDirect(path, db.Info().PageSize, opts.MaxMapped); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -166,42 +178,52 @@ func isCorruption(err error) bool {
 		errors.Is(err, berrors.ErrInvalidMapping) || strings.Contains(err.Error(), "file size too small")
 }
 
-// prepare initialises an empty file and checks the schema of an old one.
+// prepare checks the schema of an old file and initialises a new one.
 func (c *Cache) prepare(db *bolt.DB) (reason string, err error) {
+	empty := false
 	err = c.guard("check schema", func() error {
-		return db.Update(func(tx *bolt.Tx) error {
-			meta := tx.Bucket(bMeta)
-			if meta == nil {
-				empty := true
-				_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
-				if !empty {
-					reason = "has no schema version"
-					return nil
-				}
-				return initSchema(tx)
-			}
-			v := meta.Get(kVersion)
-			if len(v) != 4 || v[0] != 0 || v[1] != 0 || v[2] != 0 || v[3] != schemaVersion {
-				reason = fmt.Sprintf("has unknown schema version %x", v)
-				return nil
-			}
-			for _, name := range bucketNames {
-				if tx.Bucket(name) == nil {
-					reason = fmt.Sprintf("lacks bucket %s", name)
-					return nil
-				}
-			}
-			b, _ := openBuckets(tx)
-			if _, err := b.state(); err != nil {
-				reason = err.Error()
-			}
+		return db.View(func(tx *bolt.Tx) error {
+			reason, empty = checkSchema(tx)
 			return nil
 		})
 	})
+	if err == nil && empty {
+		if err = c.mark.raise(); err == nil {
+			err = c.guard("initialise", func() error { return db.Update(initSchema) })
+		}
+	}
 	if err != nil && isCorruption(err) {
 		return err.Error(), nil
 	}
 	return reason, err
+}
+
+// checkSchema says why a file cannot be used ("" if it can), or that it
+// is empty.
+func checkSchema(tx *bolt.Tx) (reason string, empty bool) {
+	meta := tx.Bucket(bMeta)
+	if meta == nil {
+		empty = true
+		_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+		if !empty {
+			return "has no schema version", false
+		}
+		return "", true
+	}
+	v := meta.Get(kVersion)
+	if len(v) != 4 || v[0] != 0 || v[1] != 0 || v[2] != 0 || v[3] != schemaVersion {
+		return fmt.Sprintf("has unknown schema version %x", v), false
+	}
+	for _, name := range bucketNames {
+		if tx.Bucket(name) == nil {
+			return fmt.Sprintf("lacks bucket %s", name), false
+		}
+	}
+	b, _ := openBuckets(tx)
+	if _, err := b.state(); err != nil {
+		return err.Error(), false
+	}
+	return "", false
 }
 
 func initSchema(tx *bolt.Tx) error {
@@ -222,10 +244,10 @@ func (c *Cache) discard() error {
 	if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("index: remove damaged cache: %w", err)
 	}
-	c.mark.set = true // force removal of whatever marker is there
-	if err := c.mark.lower(); err != nil {
-		return err
+	if err := os.Remove(c.mark.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("index: remove cache marker: %w", err)
 	}
+	c.mark.set, c.mark.poisoned = false, false
 	return nil
 }
 
@@ -257,6 +279,9 @@ func (c *Cache) Close() error {
 	ferr := c.Flush()
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("index: close cache: %w", err)
+	}
+	if err := c.direct.close(); err != nil && ferr == nil && !errors.Is(err, os.ErrClosed) {
+		ferr = fmt.Errorf("index: close cache: %w", err)
 	}
 	return ferr
 }
@@ -325,7 +350,20 @@ func (c *Cache) update(what string, fn func(tx *bolt.Tx, b *buckets) error) erro
 			return nil
 		})
 	})
+	if err == nil {
+		afterCommit()
+	}
 	return c.checkErr(err)
+}
+
+// testHookCommit, if set by a test, runs after every committed write
+// transaction; tests use it to interrupt long operations at each step.
+var testHookCommit func()
+
+func afterCommit() {
+	if testHookCommit != nil {
+		testHookCommit()
+	}
 }
 
 // checkErr marks the file for rebuilding after errors that say it is damaged.

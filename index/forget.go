@@ -13,7 +13,7 @@ import (
 )
 
 // maxDeadPerRound bounds how many dead packs one round of collect stages.
-const maxDeadPerRound = 100_000
+var maxDeadPerRound = 100_000
 
 // forget removes one segment in bounded transactions: the segment is first
 // marked forgetting, then each pack it names loses a reference (a pack left
@@ -25,9 +25,9 @@ func (c *Cache) forget(ctx context.Context, id crypto.ID, st *SyncStats) error {
 			return err
 		}
 		var removed int
-		err := c.update("forget segment", func(_ *bolt.Tx, b *buckets) (err error) {
+		err := c.update("forget segment", func(tx *bolt.Tx, b *buckets) (err error) {
 			removed = 0
-			done, err = forgetStep(b, id, &removed)
+			done, err = forgetStep(b, id, &removed, func() { c.pager.tick(tx) })
 			return err
 		})
 		if err != nil {
@@ -41,7 +41,7 @@ func (c *Cache) forget(ctx context.Context, id crypto.ID, st *SyncStats) error {
 
 // forgetStep does one transaction's share of forgetting a segment and
 // reports whether the segment is gone.
-func forgetStep(b *buckets, id crypto.ID, removed *int) (bool, error) {
+func forgetStep(b *buckets, id crypto.ID, removed *int, tick func()) (bool, error) {
 	v := b.segs().Get(id[:])
 	if v == nil {
 		return true, nil
@@ -67,6 +67,7 @@ func forgetStep(b *buckets, id crypto.ID, removed *int) (bool, error) {
 		if err := dropRef(b, &state, link[4:], removed); err != nil {
 			return false, err
 		}
+		tick()
 	}
 	if len(links) > 0 {
 		return false, b.putState(state)
@@ -76,6 +77,7 @@ func forgetStep(b *buckets, id crypto.ID, removed *int) (bool, error) {
 		if err := dropCondemnation(b, k); err != nil {
 			return false, err
 		}
+		tick()
 	}
 	if len(conds) > 0 {
 		return false, nil
@@ -155,8 +157,9 @@ func (c *Cache) collect(ctx context.Context, st *SyncStats) error {
 
 func (c *Cache) collectRound(ctx context.Context, dead [][]byte, st *SyncStats) error {
 	var rows int
-	err := c.view("count dead rows", func(_ *bolt.Tx, b *buckets) error {
+	err := c.view("count dead rows", func(tx *bolt.Tx, b *buckets) error {
 		for _, pn := range dead {
+			c.pager.tick(tx)
 			if rec, ok, err := b.pack(pn); err != nil {
 				return err
 			} else if ok {
@@ -176,8 +179,11 @@ func (c *Cache) collectRound(ctx context.Context, dead [][]byte, st *SyncStats) 
 			for _, pn := range chunk {
 				num := binary.BigEndian.Uint32(pn)
 				rec, ok, err := b.pack(pn)
-				if err != nil || !ok {
+				if err != nil {
 					return err
+				}
+				if !ok {
+					continue
 				}
 				if err := eachEntry(b.entries().Get(pn), func(e *pack.Entry) error { return s.add(num, &rec.id, e) }); err != nil {
 					return err
@@ -199,7 +205,9 @@ func (c *Cache) collectRound(ctx context.Context, dead [][]byte, st *SyncStats) 
 			return err
 		}
 		chunk := dead[i:min(i+maxPacksPerTx, len(dead))]
-		if err := c.update("remove dead packs", func(_ *bolt.Tx, b *buckets) error { return removePacks(b, chunk) }); err != nil {
+		if err := c.update("remove dead packs", func(tx *bolt.Tx, b *buckets) error {
+			return removePacks(b, chunk, func() { c.pager.tick(tx) })
+		}); err != nil {
 			return err
 		}
 	}
@@ -207,8 +215,9 @@ func (c *Cache) collectRound(ctx context.Context, dead [][]byte, st *SyncStats) 
 }
 
 // removePacks deletes the records of dead packs whose rows are gone.
-func removePacks(b *buckets, dead [][]byte) error {
+func removePacks(b *buckets, dead [][]byte, tick func()) error {
 	for _, pn := range dead {
+		tick()
 		rec, ok, err := b.pack(pn)
 		if err != nil {
 			return err

@@ -25,7 +25,7 @@ type SyncStats struct {
 }
 
 // maxPacksPerTx bounds how many packs one transaction of an ingest records.
-const maxPacksPerTx = 20_000
+var maxPacksPerTx = 20_000
 
 // Sync makes the cache hold exactly the segments listed in present. It
 // first completes work an interrupted Sync left behind, then ingests each
@@ -34,10 +34,11 @@ const maxPacksPerTx = 20_000
 // blob rows unless another ingested segment also names them.
 //
 // Work is split into bounded transactions, and ctx is checked between them.
-// If Sync stops early (cancelled, or load failed) the cache stays correct:
-// lookups see only fully ingested segments, and the next Sync or Add
-// finishes what was started. Blob rows of a segment become visible together
-// when its ingest completes.
+// If Sync stops early (cancelled, load failed, or the process killed) the
+// cache still answers truthfully: a pack's blob rows become visible only
+// once all of them are written, and a forgotten pack's rows are hidden
+// before they are removed; the next Sync or Add finishes what was started.
+// A load error wrapping ErrSkipSegment skips that segment instead.
 func (c *Cache) Sync(ctx context.Context, present []crypto.ID, load func(ctx context.Context, seg crypto.ID) (*Segment, error)) (SyncStats, error) {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
@@ -147,48 +148,26 @@ func (c *Cache) segmentStates() (map[crypto.ID]byte, error) {
 // state loading until its last transaction, so an interruption is rolled
 // back by recoverWork.
 func (c *Cache) ingest(ctx context.Context, id crypto.ID, s *Segment, st *SyncStats) error {
-	order := make([]int, len(s.Packs))
-	for i := range order {
-		order[i] = i
+	for i := range s.Packs {
+		for j := range s.Packs[i].Blobs {
+			if t := s.Packs[i].Blobs[j].Type; !t.Valid() {
+				return fmt.Errorf("index: ingest segment %s: pack %s: %w: %d", id.Short(), s.Packs[i].ID.Short(), ErrBlobType, t)
+			}
+		}
 	}
-	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(s.Packs[a].ID[:], s.Packs[b].ID[:]) })
-	var segnum uint32
-	next, nextCond := 0, 0
-	for first := true; first || next < len(order) || nextCond < len(s.Condemned); first = false {
+	g := &segIngest{c: c, id: id, s: s, order: make([]int, len(s.Packs))}
+	for i := range g.order {
+		g.order[i] = i
+	}
+	slices.SortFunc(g.order, func(a, b int) int { return bytes.Compare(s.Packs[a].ID[:], s.Packs[b].ID[:]) })
+	for !g.done {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		var added SyncStats
 		err := c.update("ingest segment", func(tx *bolt.Tx, b *buckets) error {
 			added = SyncStats{}
-			state, err := b.state()
-			if err != nil {
-				return err
-			}
-			if first {
-				if segnum, err = startSegment(b, &state, id); err != nil {
-					return err
-				}
-			}
-			i := next
-			for ; i < len(order) && i-next < maxPacksPerTx && nodeCount(tx) < c.maxTxNodes; i++ {
-				if err := addPack(b, &state, segnum, &s.Packs[order[i]], &added); err != nil {
-					return err
-				}
-			}
-			j := nextCond
-			for ; i == len(order) && j < len(s.Condemned) && j-nextCond < maxPacksPerTx; j++ {
-				if err := addCondemnation(b, segnum, &s.Condemned[j]); err != nil {
-					return err
-				}
-			}
-			if i == len(order) && j == len(s.Condemned) {
-				if err := b.segs().Put(id[:], segRecord(segnum, segLoaded)); err != nil {
-					return err
-				}
-			}
-			next, nextCond = i, j
-			return b.putState(state)
+			return g.step(tx, b, &added)
 		})
 		if err != nil {
 			return fmt.Errorf("index: ingest segment %s: %w", id.Short(), err)
@@ -197,6 +176,56 @@ func (c *Cache) ingest(ctx context.Context, id crypto.ID, s *Segment, st *SyncSt
 		st.BlobsAdded += added.BlobsAdded
 	}
 	st.Ingested++
+	return nil
+}
+
+// segIngest is the progress of one segment's ingest across transactions.
+type segIngest struct {
+	c              *Cache
+	id             crypto.ID
+	s              *Segment
+	order          []int // pack indexes sorted by pack id
+	segnum         uint32
+	next, nextCond int // first pack and condemnation not yet recorded
+	started, done  bool
+}
+
+// step records as much of the segment as one transaction may hold. The
+// progress fields change only when the transaction commits.
+func (g *segIngest) step(tx *bolt.Tx, b *buckets, added *SyncStats) error {
+	state, err := b.state()
+	if err != nil {
+		return err
+	}
+	segnum := g.segnum
+	if !g.started {
+		if segnum, err = startSegment(b, &state, g.id); err != nil {
+			return err
+		}
+	}
+	i := g.next
+	for ; i < len(g.order) && (i == g.next || i-g.next < maxPacksPerTx && nodeCount(tx) < g.c.maxTxNodes); i++ {
+		if err := addPack(b, &state, segnum, &g.s.Packs[g.order[i]], added); err != nil {
+			return err
+		}
+		g.c.pager.tick(tx)
+	}
+	j := g.nextCond
+	for ; i == len(g.order) && j < len(g.s.Condemned) && j-g.nextCond < maxPacksPerTx; j++ {
+		if err := addCondemnation(b, segnum, &g.s.Condemned[j]); err != nil {
+			return err
+		}
+	}
+	done := i == len(g.order) && j == len(g.s.Condemned)
+	if done {
+		if err := b.segs().Put(g.id[:], segRecord(segnum, segLoaded)); err != nil {
+			return err
+		}
+	}
+	if err := b.putState(state); err != nil {
+		return err
+	}
+	g.segnum, g.started, g.next, g.nextCond, g.done = segnum, true, i, j, done
 	return nil
 }
 
@@ -223,7 +252,7 @@ func addPack(b *buckets, state *cacheState, segnum uint32, p *PackInfo, st *Sync
 	if v := b.packids().Get(p.ID[:]); v != nil {
 		pn := bytes.Clone(v)
 		link := append(num4(segnum), pn...)
-		if b.segpacks().Get(link) != nil {
+		if hasKey(b.segpacks(), link) {
 			return nil // named twice by one segment
 		}
 		rec, ok, err := b.pack(pn)

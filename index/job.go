@@ -12,7 +12,7 @@ import (
 )
 
 // scanChunk is how many rows a chunked scan copies out per read transaction.
-const scanChunk = 4096
+var scanChunk = 4096
 
 // completeJob finishes the open ingest job: it writes the blob rows of every
 // pending pack in key order, then makes the packs visible and marks the
@@ -54,7 +54,7 @@ func (c *Cache) completeJob(ctx context.Context, st *SyncStats) error {
 // pendingRows counts the blob rows of pending packs from packnum start on,
 // and the rows already visible.
 func (c *Cache) pendingRows(start uint32) (rows, existing int, err error) {
-	err = c.view("count pending", func(_ *bolt.Tx, b *buckets) error {
+	err = c.view("count pending", func(tx *bolt.Tx, b *buckets) error {
 		st, err := b.state()
 		if err != nil {
 			return err
@@ -69,6 +69,7 @@ func (c *Cache) pendingRows(start uint32) (rows, existing int, err error) {
 			if rec.flags&packPending != 0 {
 				rows += int(rec.nblobs)
 			}
+			c.pager.tick(tx)
 		}
 		return nil
 	})
@@ -137,72 +138,79 @@ func (c *Cache) writeSorted(ctx context.Context, s *sorter, fill float64, del bo
 // publishJob makes the pending packs from packnum start on visible, in
 // bounded transactions, then marks loaded segments live and closes the job.
 func (c *Cache) publishJob(ctx context.Context, start uint32) error {
-	from := num4(start)
-	for from != nil {
+	for from := num4(start); from != nil; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := c.update("publish packs", func(_ *bolt.Tx, b *buckets) error {
-			state, err := b.state()
-			if err != nil {
-				return err
-			}
-			type change struct {
-				key []byte
-				rec packRec
-			}
-			var changes []change
-			cur := b.packs().Cursor()
-			k, v := cur.Seek(from)
-			for ; k != nil && len(changes) < maxPacksPerTx; k, v = cur.Next() {
-				rec, err := decodePackRec(v)
-				if err != nil {
-					return err
-				}
-				if rec.flags&(packPending|packDead) == packPending {
-					rec.flags &^= packPending
-					changes = append(changes, change{bytes.Clone(k), rec})
-				}
-			}
-			if k != nil {
-				k = bytes.Clone(k)
-			}
-			for i := range changes {
-				state.packs++
-				state.blobs += changes[i].rec.nblobs
-				if err := b.putPack(changes[i].key, &changes[i].rec); err != nil {
-					return err
-				}
-			}
-			from = k
-			return b.putState(state)
+		err := c.update("publish packs", func(tx *bolt.Tx, b *buckets) (err error) {
+			from, err = c.publishPacks(tx, b, from)
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("index: publish packs: %w", err)
 		}
 	}
-	return c.update("publish segments", func(_ *bolt.Tx, b *buckets) error {
-		state, err := b.state()
+	return c.update("publish segments", publishSegments)
+}
+
+// publishPacks clears the pending flag of up to maxPacksPerTx packs from
+// packnum from on and returns where to go on (nil at the end).
+func (c *Cache) publishPacks(tx *bolt.Tx, b *buckets, from []byte) ([]byte, error) {
+	state, err := b.state()
+	if err != nil {
+		return nil, err
+	}
+	type change struct {
+		key []byte
+		rec packRec
+	}
+	var changes []change
+	cur := b.packs().Cursor()
+	k, v := cur.Seek(from)
+	for ; k != nil && len(changes) < maxPacksPerTx; k, v = cur.Next() {
+		rec, err := decodePackRec(v)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		var loaded [][]byte
-		err = b.segs().ForEach(func(k, v []byte) error {
-			if len(v) == 5 && v[4] == segLoaded {
-				loaded = append(loaded, bytes.Clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+		if rec.flags&(packPending|packDead) == packPending {
+			rec.flags &^= packPending
+			changes = append(changes, change{bytes.Clone(k), rec})
 		}
-		for _, k := range loaded {
-			v := b.segs().Get(k)
-			if err := b.segs().Put(k, segRecord(binary.BigEndian.Uint32(v), segLive)); err != nil {
-				return err
-			}
+		c.pager.tick(tx)
+	}
+	next := bytes.Clone(k) // before the writes below move the cursor's pages
+	for i := range changes {
+		state.packs++
+		state.blobs += changes[i].rec.nblobs
+		if err := b.putPack(changes[i].key, &changes[i].rec); err != nil {
+			return nil, err
 		}
-		state.jobStart = 0
-		return b.putState(state)
+	}
+	return next, b.putState(state)
+}
+
+// publishSegments marks every loaded segment live and closes the job.
+func publishSegments(_ *bolt.Tx, b *buckets) error {
+	state, err := b.state()
+	if err != nil {
+		return err
+	}
+	var loaded [][]byte
+	err = b.segs().ForEach(func(k, v []byte) error {
+		if len(v) == 5 && v[4] == segLoaded {
+			loaded = append(loaded, bytes.Clone(k))
+		}
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, k := range loaded {
+		v := b.segs().Get(k)
+		if err := b.segs().Put(k, segRecord(binary.BigEndian.Uint32(v), segLive)); err != nil {
+			return err
+		}
+	}
+	state.jobStart = 0
+	return b.putState(state)
 }

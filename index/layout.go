@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -28,12 +29,25 @@ import (
 //	user       one nested bucket per PutMeta bucket name
 //
 // A lookup reads only the blobs bucket: one descent to the blob's rows,
-// which carry the pack id, and one to the hidden row of each candidate pack
-// (those rows sort first, so their pages stay resident). That makes a
-// lookup cost one random leaf page, which matters because a lookup in a
-// cache much larger than memory costs one page fault per random page. The
-// pack id costs 32 bytes per row; resolving packnums through the packs
-// bucket instead would cost a second random page per lookup.
+// which carry the pack id, and, only if hidden rows exist, one to the
+// hidden row of each candidate pack (those rows sort first, so their pages
+// stay hot). A lookup thus costs one random leaf page, which is what
+// matters in a cache much larger than memory. The pack id costs 32 bytes
+// per row; resolving packnums through the packs bucket instead would cost
+// a second random page per lookup.
+//
+// Every committed transaction leaves the cache answering truthfully, so a
+// killed process needs no rebuild:
+//
+//   - Ingest: a segment record is written in state loading, then its packs
+//     (new ones flagged pending, and hidden), then the state loaded; then
+//     blob rows of all pending packs are written in key order; then the
+//     packs are unhidden and the segments made live. Interrupted, a loading
+//     segment is rolled back (forgotten) and a loaded one completed.
+//   - Forget: the segment turns forgetting; each pack it names loses a
+//     reference, and a pack left with none is flagged dead (hidden at once)
+//     and listed in dead; then its record goes. collect later removes a
+//     dead pack's blob rows and then its records.
 //
 // A pack's refs counts the ingested segments naming it; flags say whether
 // its blob rows may be used (see packPending, packDead) and whether some
@@ -279,6 +293,13 @@ func (b *buckets) condemned() *bolt.Bucket { return b.get(7) }
 func (b *buckets) segconds() *bolt.Bucket  { return b.get(8) }
 func (b *buckets) dead() *bolt.Bucket      { return b.get(9) }
 func (b *buckets) user() *bolt.Bucket      { return b.get(10) }
+
+// hasKey reports whether bkt holds key (Get cannot tell an empty value
+// from a missing key).
+func hasKey(bkt *bolt.Bucket, key []byte) bool {
+	k, _ := bkt.Cursor().Seek(key)
+	return bytes.Equal(k, key)
+}
 
 func (b *buckets) state() (cacheState, error) { return decodeState(b.meta().Get(kState)) }
 

@@ -21,9 +21,10 @@ import (
 //   - another boot id, none, or "corrupt": writes may be lost or the file
 //     was found damaged; the file is rebuilt.
 type marker struct {
-	path string
-	mu   sync.Mutex
-	set  bool
+	path     string
+	mu       sync.Mutex
+	set      bool
+	poisoned bool // says "corrupt"; stays until the file is discarded
 }
 
 // inspect reads the marker left by an earlier process. unclean describes
@@ -70,15 +71,16 @@ func (m *marker) raise() error {
 func (m *marker) poison() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.set = true
+	m.set, m.poisoned = true, true
 	return m.write("corrupt")
 }
 
-// lower removes the marker; the caller has synced the cache file.
+// lower removes the marker, unless it says the file is damaged; the caller
+// has synced the cache file.
 func (m *marker) lower() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.set {
+	if !m.set || m.poisoned {
 		return nil
 	}
 	if err := os.Remove(m.path); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -71,7 +71,7 @@ func (c *Cache) ForEachMeta(bucket string, fn func(key, value []byte) error) err
 	var from []byte
 	for first := true; first || from != nil; first = false {
 		var keys, vals [][]byte
-		err := c.view("list meta", func(_ *bolt.Tx, b *buckets) error {
+		err := c.view("list meta", func(tx *bolt.Tx, b *buckets) error {
 			bkt := b.user().Bucket([]byte(bucket))
 			if bkt == nil {
 				from = nil
@@ -85,6 +85,7 @@ func (c *Cache) ForEachMeta(bucket string, fn func(key, value []byte) error) err
 			for ; k != nil && len(keys) < scanChunk; k, v = cur.Next() {
 				keys = append(keys, bytes.Clone(k))
 				vals = append(vals, append([]byte{}, v...))
+				c.pager.tick(tx)
 			}
 			from = nil
 			if k != nil {

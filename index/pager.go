@@ -1,8 +1,6 @@
 package index
 
 import (
-	"slices"
-	"sync"
 	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,20 +24,14 @@ const checkEvery = 256
 // entries (see releaseMapping). The pages stay in the page cache, so the
 // next touches are minor faults, not disk reads.
 //
-// Lookups also report the leaf page they read (touch). Those pages are
-// released precisely, a batch at a time, which keeps the few hot upper
-// pages of the tree mapped and costs less than clearing the whole mapping's
-// page tables; the resident-memory check stays as the backstop for
-// everything else.
+// Lookups do not go through the mapping (see direct.go); this covers
+// ingesting, forgetting, listing, and lookups that fall back to bbolt.
 type pager struct {
 	db       *bolt.DB
 	budget   int64 // < 0: never release
 	ticks    atomic.Uint64
 	busy     atomic.Bool
 	releases atomic.Int64
-
-	mu      sync.Mutex
-	touched []int64 // file offsets of fault windows touched by lookups
 }
 
 // tick counts one operation that touched pages in tx, which must still be
@@ -54,44 +46,14 @@ func (p *pager) tick(tx *bolt.Tx) {
 // check releases the mapping if the process holds more mapped file bytes
 // than the budget. tx must be open: it pins the mapping (see releaseMapping).
 func (p *pager) check(tx *bolt.Tx) {
-	if p.budget < 0 || !p.busy.CompareAndSwap(false, true) {
-		return
+	if p.budget < 0 || tx.Size() <= p.budget || !p.busy.CompareAndSwap(false, true) {
+		return // a file within the budget may stay mapped whole
 	}
 	defer p.busy.Store(false)
 	if n, ok := mappedFileBytes(); !ok || n <= p.budget {
 		return
 	}
 	if releaseMapping(p.db.Info().Data, tx.Size()) == nil {
-		p.releases.Add(1)
-	}
-}
-
-// touch records that a lookup in tx read the mapped bytes b, and releases
-// the recorded windows once they add up to half the budget.
-func (p *pager) touch(tx *bolt.Tx, b []byte) {
-	if p.budget < 0 || len(b) == 0 || !preciseRelease.Load() {
-		return
-	}
-	base := p.db.Info().Data
-	off := int64(addrOf(b) - base)
-	if addrOf(b) < base || off >= tx.Size() {
-		return // not in the mapping (a copy, or a dirty node)
-	}
-	limit := int(max(p.budget/2/faultWindow, 16))
-	p.mu.Lock()
-	if p.touched == nil {
-		p.touched = make([]int64, 0, limit)
-	}
-	p.touched = append(p.touched, off&^(faultWindow-1))
-	if len(p.touched) < limit {
-		p.mu.Unlock()
-		return
-	}
-	offs := p.touched
-	p.touched = make([]int64, 0, limit)
-	p.mu.Unlock()
-	slices.Sort(offs)
-	if releaseWindows(base, tx.Size(), offs) == nil {
 		p.releases.Add(1)
 	}
 }

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,7 +30,7 @@ func (c *Cache) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
 	var loc Location
 	found := false
 	err := c.view("lookup", func(tx *bolt.Tx, b *buckets) error {
-		return eachLocation(b, t, &id, func(p []byte) { c.pager.touch(tx, p) }, func(l *Location, flags byte) bool {
+		return c.eachLocation(tx, b, t, &id, func(l *Location, flags byte) bool {
 			if flags&packCondemned != 0 {
 				return true
 			}
@@ -48,7 +49,7 @@ func (c *Cache) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
 func (c *Cache) Locations(t pack.BlobType, id crypto.ID) ([]Location, error) {
 	var locs []Location
 	err := c.view("locations", func(tx *bolt.Tx, b *buckets) error {
-		return eachLocation(b, t, &id, func(p []byte) { c.pager.touch(tx, p) }, func(l *Location, _ byte) bool {
+		return c.eachLocation(tx, b, t, &id, func(l *Location, _ byte) bool {
 			locs = append(locs, *l)
 			return true
 		})
@@ -59,43 +60,55 @@ func (c *Cache) Locations(t pack.BlobType, id crypto.ID) ([]Location, error) {
 	return locs, nil
 }
 
+// blobRow is a copy of one blob row: its packnum and value.
+type blobRow struct {
+	pn [4]byte
+	v  []byte
+}
+
 // eachLocation calls fn for each visible location of a blob until fn
-// returns false.
-func eachLocation(b *buckets, t pack.BlobType, id *crypto.ID, touch func([]byte), fn func(l *Location, flags byte) bool) error {
+// returns false. It reads the rows with the direct reader and falls back
+// to bbolt's cursor when that cannot answer.
+func (c *Cache) eachLocation(tx *bolt.Tx, b *buckets, t pack.BlobType, id *crypto.ID, fn func(l *Location, flags byte) bool) error {
 	var prefix [blobPrefixSz]byte
 	prefix[0] = byte(t)
 	copy(prefix[1:], id[:])
-	blobs := b.blobs()
-	cur := blobs.Cursor()
-	k, v := cur.Seek(prefix[:])
-	touch(k)
-	hidden := -1 // whether any hidden rows exist; -1 = not checked yet
-	for ; k != nil && bytes.HasPrefix(k, prefix[:]); k, v = cur.Next() {
-		if len(k) != blobKeyLen || len(v) < crypto.IDSize {
-			return fmt.Errorf("%w: blob row of %d+%d bytes", ErrCorrupt, len(k), len(v))
+	var rows []blobRow
+	collect := func(k, v []byte) bool {
+		if len(k) == blobKeyLen {
+			rows = append(rows, blobRow{pn: [4]byte(k[blobPrefixSz:]), v: bytes.Clone(v)})
 		}
-		if hidden < 0 {
-			// Hidden rows sort first, so the first key tells whether there
-			// are any; First follows the leftmost path and compares nothing.
-			hidden = 0
-			if first, _ := blobs.Cursor().First(); len(first) > 0 && first[0] == hiddenTag {
-				hidden = 1
-			}
+		return true
+	}
+	bc := c.direct.branches(tx)
+	err := c.direct.rows(tx, bc, bc.blobRoot(b.blobs), prefix[:], collect)
+	if errors.Is(err, errFallback) {
+		rows = rows[:0]
+		cur := b.blobs().Cursor()
+		for k, v := cur.Seek(prefix[:]); k != nil && bytes.HasPrefix(k, prefix[:]); k, v = cur.Next() {
+			collect(k, v)
 		}
+		err = nil
+	}
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	hidden := bc.hasHidden(b.blobs)
+	for _, r := range rows {
 		var flags byte
-		if hidden == 1 {
-			var hk [5]byte
-			hk[0] = hiddenTag
-			copy(hk[1:], k[blobPrefixSz:])
-			if h := blobs.Get(hk[:]); len(h) == 1 {
+		if hidden {
+			if h := b.blobs().Get(hiddenKey(r.pn[:])); len(h) == 1 {
 				flags = h[0]
 			}
 		}
 		if flags&(packPending|packDead) != 0 {
 			continue
 		}
-		l := Location{Pack: crypto.ID(v[:crypto.IDSize]), Entry: pack.Entry{Type: t, ID: *id}}
-		if _, err := decodeLoc(v[crypto.IDSize:], &l.Entry); err != nil {
+		if len(r.v) < crypto.IDSize {
+			return fmt.Errorf("%w: blob row value of %d bytes", ErrCorrupt, len(r.v))
+		}
+		l := Location{Pack: crypto.ID(r.v[:crypto.IDSize]), Entry: pack.Entry{Type: t, ID: *id}}
+		if _, err := decodeLoc(r.v[crypto.IDSize:], &l.Entry); err != nil {
 			return err
 		}
 		if !fn(&l, flags) {
@@ -193,6 +206,7 @@ func (c *Cache) ForEachPack(fn func(p PackSummary) error) error {
 					p.CondemnedAt, p.Condemned = latestCondemnation(b, rec.id)
 				}
 				chunk = append(chunk, p)
+				c.pager.tick(tx)
 			}
 			from = nil
 			if k != nil {

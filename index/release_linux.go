@@ -5,11 +5,7 @@ package index
 import (
 	"bytes"
 	"os"
-	"runtime"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,61 +38,6 @@ func releaseMapping(base uintptr, size int64) error {
 	_, _, errno := unix.Syscall(unix.SYS_MADVISE, base, uintptr(size), unix.MADV_DONTNEED)
 	if errno != 0 {
 		return errno
-	}
-	return nil
-}
-
-// faultWindow is the span one page fault maps around the faulting address
-// (the kernel's fault_around_bytes, 64 KiB unless an administrator changed
-// it), so releasing a touched page means releasing its whole window.
-const faultWindow = 64 << 10
-
-// addrOf returns the address of b's first byte as an integer.
-func addrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
-
-// preciseRelease is cleared when the kernel cannot release a list of
-// ranges in one call (process_madvise with MADV_DONTNEED on oneself needs
-// Linux 6.13); the pager then releases the whole mapping instead.
-var preciseRelease atomic.Bool
-
-func init() { preciseRelease.Store(true) }
-
-var self struct {
-	once  sync.Once
-	pidfd int
-	err   error
-}
-
-// iovec is struct iovec: two machine words, an address and a length.
-type iovec struct{ base, len uintptr }
-
-// releaseWindows releases the fault windows at the given file offsets of
-// the mapping at base (see releaseMapping for why this is safe; the same
-// rules apply: the caller holds a transaction and no window reaches past
-// size) in as few system calls as possible. offs must be sorted.
-func releaseWindows(base uintptr, size int64, offs []int64) error {
-	self.once.Do(func() { self.pidfd, self.err = unix.PidfdOpen(os.Getpid(), 0) })
-	if self.err != nil {
-		preciseRelease.Store(false)
-		return self.err
-	}
-	iov := make([]iovec, 0, len(offs))
-	for i, off := range offs {
-		if off >= size || (i > 0 && off == offs[i-1]) {
-			continue
-		}
-		iov = append(iov, iovec{base: base + uintptr(off), len: uintptr(min(faultWindow, size-off))})
-	}
-	for len(iov) > 0 {
-		n := min(len(iov), 1024) // UIO_MAXIOV
-		_, _, errno := unix.Syscall6(unix.SYS_PROCESS_MADVISE, uintptr(self.pidfd),
-			uintptr(unsafe.Pointer(&iov[0])), uintptr(n), unix.MADV_DONTNEED, 0, 0)
-		runtime.KeepAlive(iov)
-		if errno != 0 {
-			preciseRelease.Store(false)
-			return errno
-		}
-		iov = iov[n:]
 	}
 	return nil
 }

@@ -1,7 +1,3 @@
-// Package index holds the repository's index: the immutable index segments
-// stored under index/ (encoded here, sealed by the caller) and the local
-// lookup cache, a disposable bbolt file per repository that maps blob ids to
-// their locations in packs.
 package index
 
 import (

@@ -22,7 +22,7 @@ const (
 
 // sortBudget bounds the bytes of records a sorter keeps in memory before it
 // spills them to its temporary file.
-const sortBudget = 4 << 20
+var sortBudget = 4 << 20
 
 // sorter puts blob rows into key order with bounded memory, so that they can
 // be written to bbolt in one ordered pass: random-order inserts into a large

@@ -33,7 +33,8 @@ type config struct {
 	dir, mode                              string
 	skipIngest, keep                       bool
 	maxMapped                              int64
-	cpuProfile                             string
+	cpuProfile, ingestProfile, memProfile  string
+	watch                                  bool
 	addSegs, addSegPacks                   int
 }
 
@@ -52,6 +53,9 @@ func main() {
 	flag.IntVar(&cfg.addSegs, "add-segments", 0, "after the lookups, Add this many new segments one by one and time each")
 	flag.IntVar(&cfg.addSegPacks, "add-segment-size", 500, "packs per segment for -add-segments")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the lookup phases to this file")
+	flag.StringVar(&cfg.ingestProfile, "ingest-cpuprofile", "", "write a CPU profile of the ingest to this file")
+	flag.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile of the whole run to this file")
+	flag.BoolVar(&cfg.watch, "watch", false, "sample the resident set during the ingest and print its peak")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "indexbench:", err)
@@ -66,13 +70,16 @@ func run(cfg config) error {
 			return err
 		}
 		cfg.dir = d
+		if !cfg.keep {
+			defer os.RemoveAll(d)
+		}
 	}
 	path := filepath.Join(cfg.dir, "index.db")
-	if !cfg.keep && !cfg.skipIngest {
-		defer os.RemoveAll(cfg.dir)
-	}
 	if !cfg.skipIngest {
 		_ = os.Remove(path)
+		if !cfg.keep {
+			defer os.Remove(path)
+		}
 		if err := ingest(cfg, path); err != nil {
 			return err
 		}
@@ -87,16 +94,11 @@ func run(cfg config) error {
 		return err
 	}
 	fmt.Printf("cache: %d packs, %d blob rows, file %s\n", packs, blobs, fileSize(path))
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(cfg.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	if err := lookups(cfg, c, true); err != nil {
 		return err
 	}
@@ -106,8 +108,8 @@ func run(cfg config) error {
 	if err := addMore(cfg, c); err != nil {
 		return err
 	}
-	if p := os.Getenv("INDEXBENCH_MEMPROFILE"); p != "" {
-		f, err := os.Create(p)
+	if cfg.memProfile != "" {
+		f, err := os.Create(cfg.memProfile)
 		if err != nil {
 			return err
 		}
@@ -168,8 +170,13 @@ func ingest(cfg config, path string) error {
 		}
 		return nil, fmt.Errorf("unknown segment %s", seg.Short())
 	}
-	stopWatch := watchMemory()
+	stopWatch := watchMemory(cfg.watch)
 	defer stopWatch()
+	stop, err := startCPUProfile(cfg.ingestProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	start := time.Now()
 	if cfg.mode == "add" {
 		for i := range segs {
@@ -191,16 +198,6 @@ func ingest(cfg config, path string) error {
 		return err
 	}
 	d := time.Since(start)
-	if p := os.Getenv("INDEXBENCH_INGEST_MEMPROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-			return err
-		}
-	}
 	fmt.Printf("ingest (%s): %d blobs in %d packs, %d segments: %s, %.0f blobs/s; peak RSS so far %s; file %s\n",
 		cfg.mode, cfg.n, totalPacks, nseg, d.Round(time.Millisecond), float64(cfg.n)/d.Seconds(), mib(maxRSS()), fileSize(path))
 	return nil
@@ -329,11 +326,10 @@ func heapSys() int64 {
 	return int64(ms.HeapSys)
 }
 
-// watchMemory samples the resident set every 50 ms while ingesting, if
-// INDEXBENCH_WATCH is set, and prints the largest sample's split into
-// anonymous and file-backed pages and the Go heap at that moment.
-func watchMemory() (stop func()) {
-	if os.Getenv("INDEXBENCH_WATCH") == "" {
+// watchMemory samples the resident set every 2 ms while ingesting, if on,
+// and prints the largest sample, its file-backed part and when it was.
+func watchMemory(on bool) (stop func()) {
+	if !on {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -360,4 +356,20 @@ func watchMemory() (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// startCPUProfile starts a CPU profile into path, if path is set.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
