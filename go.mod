@@ -3,6 +3,7 @@ module github.com/cairnbackup/cairn
 go 1.26.8
 
 require (
+	github.com/goccy/go-yaml v1.19.2
 	github.com/klauspost/compress v1.20.4
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/restic/chunker v0.4.0

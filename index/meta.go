@@ -28,6 +28,30 @@ func (c *Cache) PutMeta(bucket string, key, value []byte) error {
 	return nil
 }
 
+// PutMetaBatch stores several key/value pairs in the named meta bucket in
+// one transaction.
+func (c *Cache) PutMetaBatch(bucket string, keys, values [][]byte) error {
+	if len(keys) != len(values) {
+		return fmt.Errorf("index: put meta batch %s: %d keys, %d values", bucket, len(keys), len(values))
+	}
+	err := c.update("put meta", func(_ *bolt.Tx, b *buckets) error {
+		bkt, err := b.user().CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return err
+		}
+		for i := range keys {
+			if err := bkt.Put(keys[i], values[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index: put meta batch %s: %w", bucket, err)
+	}
+	return nil
+}
+
 // GetMeta returns a copy of the value stored under key in the named meta
 // bucket, or nil if there is none.
 func (c *Cache) GetMeta(bucket string, key []byte) ([]byte, error) {

@@ -97,8 +97,19 @@ func (c *blobCodec) open(e pack.Entry, b []byte, dst []byte) ([]byte, error) {
 	}
 	payload, err := c.key.Sealer().Open(payloadBuf, b, pack.BlobAD(e.Type, e.ID))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s blob %s does not authenticate (damaged, or stored under another id or type)", ErrCorrupt, e.Type, e.ID.Short())
+		return nil, errNotAuthentic(e)
 	}
+	return c.plaintext(e, payload, dst)
+}
+
+func errNotAuthentic(e pack.Entry) error {
+	return fmt.Errorf("%w: %s blob %s does not authenticate (damaged, or stored under another id or type)", ErrCorrupt, e.Type, e.ID.Short())
+}
+
+// plaintext decompresses an opened payload (into dst's storage when it
+// fits) and checks that it hashes to the blob's id.
+func (c *blobCodec) plaintext(e pack.Entry, payload, dst []byte) ([]byte, error) {
+	var err error
 	plain := payload
 	if e.RawLength != 0 {
 		if e.RawLength > MaxBlobSize {

@@ -115,16 +115,29 @@ func (r *Repository) LoadBlob(ctx context.Context, t BlobType, id ID, buf []byte
 	return r.LoadBlobAt(ctx, loc, buf)
 }
 
-// LoadBlobAt reads one blob from a known location.
+// LoadBlobAt reads one blob from a known location. The blob is opened
+// inside the backend's read, so that a copy that fails to open (an error
+// wrapping backend.ErrCorrupt) lets a multi-location backend read another.
 func (r *Repository) LoadBlobAt(ctx context.Context, loc BlobLocation, buf []byte) ([]byte, error) {
 	h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
-	b, err := backend.LoadRange(ctx, r.be, h, int(loc.Length), int64(loc.Offset))
+	var plain []byte
+	sealedBytes := make([]byte, loc.Length)
+	err := r.be.Load(ctx, h, int(loc.Length), int64(loc.Offset), func(rd io.Reader) error {
+		if _, err := io.ReadFull(rd, sealedBytes); err != nil {
+			if err == io.ErrUnexpectedEOF || err == io.EOF {
+				return fmt.Errorf("%w: %v", backend.ErrShortRead, err)
+			}
+			return err
+		}
+		var err error
+		plain, err = r.OpenBlob(loc.Entry, sealedBytes, buf)
+		if err != nil {
+			return fmt.Errorf("pack %s: %w", loc.Pack.Short(), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s blob %s from pack %s: %w", loc.Type, loc.ID.Short(), loc.Pack.Short(), err)
-	}
-	plain, err := r.OpenBlob(loc.Entry, b, buf)
-	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w", loc.Pack.Short(), err)
 	}
 	return plain, nil
 }

@@ -19,13 +19,19 @@ var configMagic = []byte("CAIRNCFG")
 // configHeaderLen is magic ‖ version (uint16 LE) ‖ repository id.
 const configHeaderLen = 8 + 2 + crypto.IDSize
 
-// Compression levels for blobs.
+// Compression levels for blobs, named after zstd's levels.
 const (
 	CompressionOff     = "off"
 	CompressionFastest = "fastest"
 	CompressionDefault = "default"
 	CompressionBetter  = "better"
 )
+
+// NewRepositoryCompression is the level of new repositories: zstd's
+// fastest level compresses application logs as small as its default level
+// (stored/raw 0.218 against 0.220 on our log corpus) at 1.7x the speed,
+// and costs about 2% on source trees. See docs/design.md.
+const NewRepositoryCompression = CompressionFastest
 
 // DefaultPackSize is the target size of pack files.
 const DefaultPackSize = 16 << 20

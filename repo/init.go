@@ -17,7 +17,7 @@ import (
 type InitOptions struct {
 	KDF         crypto.KDFParams // zero means crypto.DefaultKDF
 	PackSize    int              // zero means DefaultPackSize
-	Compression string           // empty means CompressionDefault
+	Compression string           // empty means NewRepositoryCompression
 }
 
 // Init creates a repository in an empty backend: a fresh master key and
@@ -83,7 +83,7 @@ func newConfig(iopts InitOptions) (Config, error) {
 		cfg.PackSize = DefaultPackSize
 	}
 	if cfg.Compression == "" {
-		cfg.Compression = CompressionDefault
+		cfg.Compression = NewRepositoryCompression
 	}
 	cfg.Created = timeNow().UTC()
 	if err := cfg.validate(); err != nil {

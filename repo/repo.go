@@ -51,6 +51,10 @@ type Options struct {
 	NoVerify bool
 	// LockRefresh overrides LockRefreshInterval (for tests).
 	LockRefresh time.Duration
+	// SkipDamagedIndex makes opening and SyncIndex skip (and log) index
+	// segments that are damaged instead of failing, so that check and
+	// repair can run on a repository whose index needs repairing.
+	SkipDamagedIndex bool
 }
 
 // Repository is an open repository. Its methods are safe for concurrent use.
@@ -65,6 +69,8 @@ type Repository struct {
 	packer *packerManager
 
 	privateCache string // a per-process cache file, removed on Close
+	snapCache    *objCache
+	treeCache    *objCache
 
 	mu        sync.Mutex              // guards pending and unindexed
 	pending   map[blobKey]pendingBlob // saved in this session, not yet in the cache
@@ -179,6 +185,7 @@ func (r *Repository) start(ctx context.Context) error {
 	if err := r.openCache(filepath.Join(dir, r.cfg.ID.String())); err != nil {
 		return err
 	}
+	r.snapCache, r.treeCache = newObjCache(r, "snapshots"), newObjCache(r, "trees")
 	if err := r.SyncIndex(ctx); err != nil {
 		r.cache.Close()
 		return err
@@ -225,7 +232,7 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.cache.Sync(ctx, ids, r.loadSegment)
+	_, err = r.cache.Sync(ctx, ids, r.segmentLoader())
 	if err != nil {
 		return fmt.Errorf("update index cache: %w", err)
 	}
@@ -249,6 +256,8 @@ func (r *Repository) loadSegment(ctx context.Context, id crypto.ID) (*index.Segm
 func (r *Repository) Close() error {
 	var errs []error
 	if r.cache != nil {
+		r.treeCache.flush()
+		r.snapCache.flush()
 		errs = append(errs, r.cache.Close())
 		if r.privateCache != "" {
 			os.Remove(r.privateCache)

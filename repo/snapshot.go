@@ -98,8 +98,15 @@ func (r *Repository) SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error) 
 	return id, nil
 }
 
-// LoadSnapshot reads one snapshot.
+// LoadSnapshot reads one snapshot (from the local cache when it was read
+// before: snapshot objects never change).
 func (r *Repository) LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error) {
+	if b := r.snapCache.get(id); b != nil {
+		if s, err := decodeSnapshot(b); err == nil {
+			s.id = id
+			return s, nil
+		}
+	}
 	b, err := r.loadObject(ctx, backend.SnapshotFile, id)
 	if err != nil {
 		return nil, err
@@ -109,6 +116,7 @@ func (r *Repository) LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error)
 		return nil, fmt.Errorf("snapshots/%s: %w", id, err)
 	}
 	s.id = id
+	r.snapCache.put(id, b)
 	return s, nil
 }
 
@@ -119,6 +127,12 @@ func (r *Repository) Snapshots(ctx context.Context, onError func(ID, error) erro
 	if err != nil {
 		return nil, err
 	}
+	defer r.snapCache.flush()
+	listed := make(map[ID]bool, len(ids))
+	for _, id := range ids {
+		listed[id] = true
+	}
+	r.snapCache.forget(listed)
 	var out []*Snapshot
 	for _, id := range ids {
 		s, err := r.LoadSnapshot(ctx, id)
@@ -188,8 +202,14 @@ func (r *Repository) SaveTree(ctx context.Context, t *Tree) (ID, error) {
 	return id, err
 }
 
-// LoadTree reads and decodes a tree blob.
+// LoadTree reads and decodes a tree blob (from the local cache when it was
+// read before: a tree's id is the hash of its bytes).
 func (r *Repository) LoadTree(ctx context.Context, id ID) (*Tree, error) {
+	if b := r.treeCache.get(id); b != nil {
+		if t, err := DecodeTree(b); err == nil {
+			return t, nil
+		}
+	}
 	b, err := r.LoadBlob(ctx, TreeBlob, id, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load tree %s: %w", id.Short(), err)
@@ -198,5 +218,6 @@ func (r *Repository) LoadTree(ctx context.Context, id ID) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
 	}
+	r.treeCache.put(id, b)
 	return t, nil
 }

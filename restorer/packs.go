@@ -75,12 +75,18 @@ func coalesce(blobs []packBlob) []byteRange {
 	return out
 }
 
-// readRange streams one range of a pack and writes its blobs.
+// readRange streams one range of a pack and writes its blobs. A blob that
+// does not open makes the callback fail with repo.ErrCorrupt once the rest
+// of the range was written, so that a multi-location backend reads the
+// range again from another copy (the callback starts over, skipping the
+// blobs already written). Blobs still unwritten at the end fail their
+// files; only a cancelled context is returned.
 func (rs *restorer) readRange(ctx context.Context, pack repo.ID, r byteRange) error {
 	var sealed, plain []byte
-	return rs.repo.ReadPack(ctx, pack, r.start, int(r.end-r.start), func(rd io.Reader) error {
-		pos := r.start
-		for _, b := range r.blobs {
+	written := make([]bool, len(r.blobs))
+	err := rs.repo.ReadPack(ctx, pack, r.start, int(r.end-r.start), func(rd io.Reader) error {
+		pos, badErr := r.start, error(nil)
+		for i, b := range r.blobs {
 			if skip := int64(b.loc.Offset) - pos; skip > 0 {
 				if _, err := io.CopyN(io.Discard, rd, skip); err != nil {
 					return fmt.Errorf("pack %s: %w", pack.Short(), err)
@@ -92,16 +98,40 @@ func (rs *restorer) readRange(ctx context.Context, pack repo.ID, r byteRange) er
 				return fmt.Errorf("pack %s: %w", pack.Short(), err)
 			}
 			pos += int64(b.loc.Length)
+			if written[i] {
+				continue
+			}
 			var err error
 			plain, err = rs.repo.OpenBlobAt(b.loc, sealed, plain[:0])
 			if err != nil {
-				rs.failUses(b.uses, err)
+				badErr = cmpOr(badErr, err)
 				continue
 			}
 			rs.write(b.uses, plain)
+			written[i] = true
 		}
-		return nil
+		return badErr
 	})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	for i, b := range r.blobs {
+		if !written[i] {
+			rs.failUses(b.uses, err)
+		}
+	}
+	return nil
+}
+
+// cmpOr returns the first non-nil error.
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // write puts one blob's plaintext at each place it goes.

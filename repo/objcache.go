@@ -1,0 +1,84 @@
+package repo
+
+import (
+	"sync"
+)
+
+// objCache keeps decoded-once, immutable objects named by their id —
+// snapshots and trees — in the index cache file, so that listing snapshots,
+// dump and parent lookups do not fetch them again (a GET each on S3).
+// Writes are batched; entries are plaintext that was verified against its
+// id when first read, in the user's private cache folder.
+type objCache struct {
+	r       *Repository
+	bucket  string
+	mu      sync.Mutex
+	pending map[ID][]byte
+}
+
+// objCacheBatch is how many new entries are written in one transaction.
+const objCacheBatch = 256
+
+func newObjCache(r *Repository, bucket string) *objCache {
+	return &objCache{r: r, bucket: bucket, pending: map[ID][]byte{}}
+}
+
+// get returns the cached plaintext of id, or nil.
+func (c *objCache) get(id ID) []byte {
+	c.mu.Lock()
+	b, ok := c.pending[id]
+	c.mu.Unlock()
+	if ok {
+		return b
+	}
+	b, err := c.r.cache.GetMeta(c.bucket, id[:])
+	if err != nil {
+		return nil // the cache is an optimisation: read the object instead
+	}
+	return b
+}
+
+// put remembers the plaintext of id.
+func (c *objCache) put(id ID, plain []byte) {
+	c.mu.Lock()
+	c.pending[id] = plain
+	full := len(c.pending) >= objCacheBatch
+	c.mu.Unlock()
+	if full {
+		c.flush()
+	}
+}
+
+// flush writes pending entries; failures only cost a later re-read.
+func (c *objCache) flush() {
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = map[ID][]byte{}
+	c.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	keys, values := make([][]byte, 0, len(pending)), make([][]byte, 0, len(pending))
+	for id, b := range pending {
+		keys = append(keys, append([]byte(nil), id[:]...))
+		values = append(values, b)
+	}
+	if err := c.r.cache.PutMetaBatch(c.bucket, keys, values); err != nil {
+		c.r.logf("could not cache %d %s: %v", len(keys), c.bucket, err)
+	}
+}
+
+// forget drops cached ids that are not in keep (removed snapshots).
+func (c *objCache) forget(keep map[ID]bool) {
+	var stale [][]byte
+	c.r.cache.ForEachMeta(c.bucket, func(k, _ []byte) error {
+		var id ID
+		if copy(id[:], k) == len(id) && !keep[id] {
+			stale = append(stale, k)
+		}
+		return nil
+	})
+	for _, k := range stale {
+		c.r.cache.DeleteMeta(c.bucket, k)
+	}
+}
