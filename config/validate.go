@@ -1,0 +1,150 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// validationError is a bad value at a YAML path such as
+// "$.repository.locations[1].url".
+type validationError struct {
+	path, msg string
+}
+
+func (e *validationError) Error() string { return e.path + ": " + e.msg }
+
+func invalid(p, format string, args ...any) error {
+	return &validationError{path: p, msg: fmt.Sprintf(format, args...)}
+}
+
+// position returns ":line" for the node at a YAML path, or "" when it
+// cannot be found.
+func position(data []byte, p string) (pos string) {
+	defer func() {
+		if recover() != nil {
+			pos = ""
+		}
+	}()
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return ""
+	}
+	for ; p != "$" && p != ""; p = parent(p) {
+		yp, err := yaml.PathString(p)
+		if err != nil {
+			continue
+		}
+		if n, err := yp.FilterFile(f); err == nil && n != nil && n.GetToken() != nil {
+			return fmt.Sprintf(":%d", n.GetToken().Position.Line)
+		}
+	}
+	return ""
+}
+
+// parent strips a path's last element: "$.a.b[2]" → "$.a.b" → "$.a".
+func parent(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndexByte(p, '['); i > 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndexByte(p, '.'); i > 0 {
+		return p[:i]
+	}
+	return "$"
+}
+
+var jobName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func (c *Config) validate() error {
+	if err := c.Repository.validate(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, j := range c.Jobs {
+		at := fmt.Sprintf("$.jobs[%d]", i)
+		switch {
+		case !jobName.MatchString(j.Name):
+			return invalid(at+".name", "job name %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", j.Name)
+		case seen[j.Name]:
+			return invalid(at+".name", "job %q is defined twice", j.Name)
+		case len(j.Sources) == 0:
+			return invalid(at, "job %q has no sources", j.Name)
+		}
+		seen[j.Name] = true
+		for k, s := range j.Sources {
+			if !path.IsAbs(s) {
+				return invalid(fmt.Sprintf("%s.sources[%d]", at, k), "job %q: source %q must be an absolute path", j.Name, s)
+			}
+		}
+		for k, t := range j.Tags {
+			if t == "" || strings.ContainsAny(t, ",\n") {
+				return invalid(fmt.Sprintf("%s.tags[%d]", at, k), "job %q: tag %q must be non-empty, without commas or newlines", j.Name, t)
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Repository) validate() error {
+	enabled := 0
+	urls := map[string]bool{}
+	for i, l := range r.Locations {
+		at := fmt.Sprintf("$.repository.locations[%d]", i)
+		switch {
+		case strings.TrimSpace(l.URL) == "":
+			return invalid(at, "location has no url")
+		case urls[l.URL]:
+			return invalid(at+".url", "location %q is listed twice", l.URL)
+		case l.Priority < 0:
+			return invalid(at+".priority", "priority %d: want 0 or more (lower is tried first)", l.Priority)
+		case l.S3 != nil && !strings.HasPrefix(l.URL, "s3:"):
+			return invalid(at+".s3", "s3 options on location %q, which is not an s3: address", l.URL)
+		case l.S3 != nil && (l.S3.AccessKeyID == "") != (l.S3.SecretAccessKey == ""):
+			return invalid(at+".s3", "location %q: access_key_id and secret_access_key go together", l.URL)
+		}
+		urls[l.URL] = true
+		if l.IsEnabled() {
+			enabled++
+		}
+	}
+	if len(r.Locations) > 0 && enabled == 0 {
+		return invalid("$.repository.locations", "every location is disabled")
+	}
+	if err := r.validateCopies(enabled); err != nil {
+		return err
+	}
+	n := 0
+	for _, s := range []string{r.PasswordFile, r.PasswordCommand, r.KeyFile} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return invalid("$.repository", "give only one of password_file, password_command and key_file")
+	}
+	return nil
+}
+
+func (r *Repository) validateCopies(enabled int) error {
+	switch {
+	case r.MinCopies < 0:
+		return invalid("$.repository.min_copies", "min_copies %d: want at least 1", r.MinCopies)
+	case r.MaxCopies < 0:
+		return invalid("$.repository.max_copies", "max_copies %d: want at least 1", r.MaxCopies)
+	case r.MaxCopies != 0 && r.MinCopies > r.MaxCopies:
+		return invalid("$.repository.min_copies", "min_copies %d is more than max_copies %d", r.MinCopies, r.MaxCopies)
+	case len(r.Locations) == 0:
+		return nil
+	case r.MinCopies > enabled:
+		return invalid("$.repository.min_copies", "min_copies %d is more than the %d enabled location(s)", r.MinCopies, enabled)
+	case r.MaxCopies > enabled:
+		return invalid("$.repository.max_copies", "max_copies %d is more than the %d enabled location(s)", r.MaxCopies, enabled)
+	}
+	return nil
+}
