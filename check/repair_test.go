@@ -1,0 +1,147 @@
+package check_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/check"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+func TestRepairIndexAfterLosingIt(t *testing.T) {
+	f := newFixture(t)
+	f.standard()
+	ctx := context.Background()
+	before := f.run(check.Options{})
+	clean(t, before)
+	segs, _ := f.r.IndexSegmentIDs(ctx)
+	for _, id := range segs {
+		if err := f.be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.reopen(true)
+	lost := f.run(check.Options{})
+	if !lost.Damaged() || lost.Garbage.Packs != before.Structure.Packs {
+		t.Fatalf("without an index: garbage %d packs (want %d), problems %s", lost.Garbage.Packs, before.Structure.Packs, describe(lost))
+	}
+	find(t, lost, check.KindBlobMissing, "index")
+
+	res, err := f.r.RepairIndex(ctx, repo.RepairIndexOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Packs != before.Structure.Packs || res.HeadersRead != res.Packs || res.SegmentsWritten == 0 {
+		t.Errorf("repair: %+v", res)
+	}
+	after := f.run(check.Options{ReadHeaders: true, ReadData: check.Subset{Kind: check.SubsetAll}})
+	clean(t, after)
+	if after.Garbage.Packs != 0 || after.Structure.Packs != before.Structure.Packs {
+		t.Errorf("after repair: %+v, garbage %+v", after.Structure, after.Garbage)
+	}
+	// And from a fresh cache, which sees only the new segments.
+	f.reopen(true)
+	clean(t, f.run(check.Options{ReadHeaders: true}))
+}
+
+func TestRepairIndexDropsMissingPacksAndKeepsCondemnations(t *testing.T) {
+	f := newFixture(t)
+	f.standard()
+	ctx := context.Background()
+	gone := f.snapshot(map[string][]byte{"/tmp/gone": content(40, 70_000)})
+	condemned := f.loc(repo.DataBlob, f.fileBlobs(gone, "/tmp/gone")[0]).Pack
+	f.r.RemoveSnapshot(ctx, gone.ID())
+	if _, err := f.r.SaveIndexSegment(ctx, &repo.IndexSegment{Condemned: []repo.Condemnation{{Pack: condemned, Time: mtime}}}); err != nil {
+		t.Fatal(err)
+	}
+	missing := f.loc(repo.DataBlob, f.fileBlobs(f.snaps[0], "/srv/app/b.log")[0]).Pack
+	f.be.Remove(ctx, packHandle(missing))
+
+	res, err := f.r.RepairIndex(ctx, repo.RepairIndexOptions{ReadAllPacks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Dropped, missing) || res.Condemned != 1 {
+		t.Errorf("repair: %+v", res)
+	}
+	f.reopen(true)
+	rep := f.run(check.Options{})
+	if rep.Structure.CondemnedPacks != 1 {
+		t.Errorf("the condemnation was lost: %+v", rep.Structure)
+	}
+	// The pack is gone from the index; its blobs are now simply missing.
+	find(t, rep, check.KindBlobMissing, "index")
+}
+
+func TestRepairSnapshotsDropsLostFiles(t *testing.T) {
+	f := newFixture(t)
+	f.standard()
+	ctx := context.Background()
+	missing := f.loc(repo.DataBlob, f.fileBlobs(f.snaps[0], "/srv/app/b.log")[0]).Pack
+	f.be.Remove(ctx, packHandle(missing))
+	damaged := f.run(check.Options{})
+	p := find(t, damaged, check.KindPackMissing, repo.PackPath(missing))
+	lostPaths := map[string]bool{}
+	for _, a := range p.Affected {
+		lostPaths[a.Snapshot.Short()+":"+a.Path] = true
+	}
+
+	// The documented order: drop the pack from the index, then the files.
+	if _, err := f.r.RepairIndex(ctx, repo.RepairIndexOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dry, err := check.RepairSnapshots(ctx, f.r, check.RepairOptions{DryRun: true})
+	if err != nil || len(dry.Repaired) == 0 || !dry.Repaired[0].New.IsNull() {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	res, err := check.RepairSnapshots(ctx, f.r, check.RepairOptions{ForgetOriginal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := 0
+	for _, rs := range res.Repaired {
+		for _, path := range rs.Dropped {
+			if !lostPaths[rs.Original.Short()+":"+path] {
+				t.Errorf("snapshot %s: dropped %s, which check did not name", rs.Original.Short(), path)
+			}
+			dropped++
+		}
+		if rs.New.IsNull() || !rs.OriginalGone {
+			t.Errorf("repaired %+v", rs)
+		}
+		s, err := f.r.LoadSnapshot(ctx, rs.New)
+		if err != nil || !s.Repaired || s.Original == nil || *s.Original != rs.Original {
+			t.Errorf("new snapshot %+v, %v", s, err)
+		}
+	}
+	if dropped != len(lostPaths) {
+		t.Errorf("dropped %d files, check named %d", dropped, len(lostPaths))
+	}
+	clean(t, f.run(check.Options{ReadHeaders: true, ReadData: check.Subset{Kind: check.SubsetAll}}))
+}
+
+func TestRepairSnapshotsDropsDamagedFiles(t *testing.T) {
+	f := newFixture(t)
+	f.standard()
+	ctx := context.Background()
+	l := f.loc(repo.DataBlob, f.fileBlobs(f.snaps[1], "/srv/app/c.bin")[0])
+	f.be.Corrupt(packHandle(l.Pack), flip(func([]byte) int { return int(l.Offset) + 7 }))
+	find(t, f.run(readAll), check.KindPackDamaged, repo.PackPath(l.Pack))
+
+	res, err := check.RepairSnapshots(ctx, f.r, check.RepairOptions{ForgetOriginal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Repaired) != 1 || !slices.Equal(res.Repaired[0].Dropped, []string{"/srv/app/c.bin"}) {
+		t.Fatalf("repaired %+v", res.Repaired)
+	}
+	// Every file of the remaining snapshots is sound; the pack itself
+	// still holds a damaged (now unreferenced) blob.
+	rep := f.run(readAll)
+	p := find(t, rep, check.KindPackDamaged, repo.PackPath(l.Pack))
+	if p.AffectedTotal != 0 || len(rep.Problems) != 1 {
+		t.Errorf("after repair: %s affects %v", describe(rep), affected(p))
+	}
+}

@@ -1,0 +1,145 @@
+package check
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// rewriter rewrites trees without their lost files, bottom up. Trees are
+// shared between snapshots, so each is rewritten once and kept by id.
+type rewriter struct {
+	r     RepairRepo
+	lost  *lostSet
+	dry   bool
+	memo  map[repo.ID]*rewritten
+	empty *repo.ID // the empty tree, once saved
+}
+
+// tree returns the repaired form of a tree.
+func (w *rewriter) tree(ctx context.Context, id repo.ID) (*rewritten, error) {
+	if out, ok := w.memo[id]; ok {
+		return out, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t, err := w.r.LoadTreeUncached(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		out := &rewritten{changed: true, emptied: []string{""}, emptiedN: 1}
+		if out.id, err = w.emptyTree(ctx); err != nil {
+			return nil, err
+		}
+		w.memo[id] = out
+		return out, nil
+	}
+	out := &rewritten{id: id}
+	kept := &repo.Tree{Nodes: make([]repo.Node, 0, len(t.Nodes))}
+	for _, n := range t.Nodes {
+		keep, err := w.node(ctx, &n, out)
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			kept.Nodes = append(kept.Nodes, n)
+		}
+	}
+	if out.changed && !w.dry {
+		if out.id, err = w.r.SaveTree(ctx, kept); err != nil {
+			return nil, fmt.Errorf("save repaired tree: %w", err)
+		}
+	}
+	w.memo[id] = out
+	return out, nil
+}
+
+// node repairs one entry of a tree in place and reports whether to keep
+// it; what it lost is added to out.
+func (w *rewriter) node(ctx context.Context, n *repo.Node, out *rewritten) (bool, error) {
+	if n.Type == repo.NodeDir {
+		sub, err := w.tree(ctx, n.Subtree)
+		if err != nil {
+			return false, err
+		}
+		if sub.changed {
+			out.changed = true
+			n.Subtree = sub.id
+			out.add(n.Name, sub)
+		}
+		return true, nil
+	}
+	for _, e := range n.Content {
+		if e.Hole {
+			continue
+		}
+		lost, err := w.lost.lost(ctx, e.Blob)
+		if err != nil {
+			return false, err
+		}
+		if lost {
+			out.changed = true
+			out.droppedN++
+			if len(out.dropped) < maxListed {
+				out.dropped = append(out.dropped, n.Name)
+			}
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// emptyTree returns the id of the empty tree, saving it once.
+func (w *rewriter) emptyTree(ctx context.Context) (repo.ID, error) {
+	if w.empty != nil || w.dry {
+		if w.empty == nil {
+			return repo.ID{}, nil
+		}
+		return *w.empty, nil
+	}
+	id, err := w.r.SaveTree(ctx, &repo.Tree{})
+	if err != nil {
+		return id, fmt.Errorf("save empty tree: %w", err)
+	}
+	w.empty = &id
+	return id, nil
+}
+
+// saveSnapshot writes the repaired copy of s (unless its root is lost or
+// this is a dry run) and removes the original if asked.
+func (w *rewriter) saveSnapshot(ctx context.Context, s *repo.Snapshot, out *rewritten, opts RepairOptions) (RepairedSnapshot, error) {
+	rs := RepairedSnapshot{Original: s.ID(), DroppedTotal: out.droppedN, EmptiedTotal: out.emptiedN}
+	for _, p := range out.dropped {
+		rs.Dropped = append(rs.Dropped, "/"+p)
+	}
+	for _, p := range out.emptied {
+		rs.Emptied = append(rs.Emptied, "/"+p)
+		rs.RootLost = rs.RootLost || p == ""
+	}
+	if opts.DryRun {
+		return rs, nil
+	}
+	if !rs.RootLost {
+		ns := *s
+		orig := s.ID()
+		if s.Original != nil {
+			orig = *s.Original
+		}
+		ns.Tree, ns.Original, ns.Repaired = out.id, &orig, true
+		id, err := w.r.SaveSnapshot(ctx, &ns)
+		if err != nil {
+			return rs, fmt.Errorf("save repaired snapshot of %s: %w", s.ID().Short(), err)
+		}
+		rs.New = id
+	}
+	if opts.ForgetOriginal {
+		if err := w.r.RemoveSnapshot(ctx, s.ID()); err != nil {
+			return rs, err
+		}
+		rs.OriginalGone = true
+	}
+	return rs, nil
+}
