@@ -49,8 +49,11 @@ row() { # corpus step cairn-out restic-out
 
 for c in $corpora; do
   data=$work/corpus/$c
+  # Deleting many files makes ext4 slow to create new ones for a while
+  # (it skips recently freed inodes): clear the last run first and let
+  # the file system settle, so neither tool pays for the other's files.
+  rm -rf "$work/run" && sync && sleep 30 && mkdir -p "$work/run"
   cat $(find "$data" -type f) > /dev/null # same warm page cache for both tools
-  rm -rf "$work/run" && mkdir -p "$work/run"
   r=$work/run
   cairn=("$work/cairn" -r "$r/cairn-repo" --password-file "$work/pw" --cache-dir "$r/cairn-cache")
   restic=(restic -q -r "$r/restic-repo" --cache-dir "$r/restic-cache")
@@ -67,7 +70,6 @@ for c in $corpora; do
   measure "$r/r3" "${restic[@]}" restore latest --target "$r/restic-out"
   row "$c" "full restore" "$r/c3" "$r/r3"
   cmp -s "$data/${dumpfile[$c]}" "$r/cairn-out$data/${dumpfile[$c]}" || { echo "compare: cairn restored $c wrongly" >&2; exit 1; }
-  rm -rf "$r/cairn-out" "$r/restic-out"
   measure "$r/c4" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
   measure "$r/r4" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
   row "$c" "dump one file" "$r/c4" "$r/r4"

@@ -8,6 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairnbackup/cairn/backend/counted"
+	"github.com/cairnbackup/cairn/backend/multi"
+	"github.com/cairnbackup/cairn/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -18,6 +20,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(g)
 	err := app.RunContext(ctx, permuteArgs(app, args))
+	g.reportLag()
 	if err != nil {
 		printError(stderr, ctx, err)
 	}
@@ -54,6 +57,11 @@ func newApp(g *globalOptions) *cli.App {
 			newFindCommand(g),
 			newDiffCommand(g),
 			newStatsCommand(g),
+			newSyncCommand(g),
+			newCopyCommand(g),
+			newCheckCommand(g),
+			newRepairCommand(g),
+			newStatusCommand(g),
 		},
 	}
 	return app
@@ -71,8 +79,14 @@ type globalOptions struct {
 	quiet           bool
 	verbose         bool
 
-	createBucket bool               // init: create a missing S3 bucket
-	counters     []*counted.Backend // request accounting of every backend opened
+	minCopies, maxCopies int            // multi-location repositories
+	config               *config.Config // the --config file, if any
+	multi                *multi.Backend // set when the repository has several locations
+	lags                 lagCounter     // writes and removals that missed a location
+
+	createBucket  bool               // init: create a missing S3 bucket
+	tolerantIndex bool               // check, repair: open despite damaged index segments
+	counters      []*counted.Backend // request accounting of every backend opened
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -87,6 +101,8 @@ func (g *globalOptions) flags() []cli.Flag {
 		&cli.StringFlag{Name: "password-command", EnvVars: []string{"CAIRN_PASSWORD_COMMAND"}, Usage: "run `COMMAND` (with sh -c) and use its output as the password"},
 		&cli.StringFlag{Name: "key-file", EnvVars: []string{"CAIRN_KEY_FILE"}, Usage: "`FILE` holding a key of 64 hex digits, used instead of a password"},
 		&cli.StringFlag{Name: "config", EnvVars: []string{"CAIRN_CONFIG"}, Usage: "configuration `FILE` describing jobs and locations"},
+		&cli.IntFlag{Name: "min-copies", EnvVars: []string{"CAIRN_MIN_COPIES"}, Usage: "with several locations: a write must reach `N` of them (default 1, or the configuration's min_copies)"},
+		&cli.IntFlag{Name: "max-copies", EnvVars: []string{"CAIRN_MAX_COPIES"}, Usage: "with several locations: write to at most `N` of them (default all, or the configuration's max_copies)"},
 		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"CAIRN_CACHE_DIR"}, Usage: "`DIR` for the local index cache (default: your cache folder)"},
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON instead of text"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
@@ -105,10 +121,11 @@ func (g *globalOptions) load(c *cli.Context) error {
 	g.json = c.Bool("json")
 	g.quiet = c.Bool("quiet")
 	g.verbose = c.Bool("verbose")
+	g.minCopies, g.maxCopies = c.Int("min-copies"), c.Int("max-copies")
 	level := slog.LevelWarn
 	if g.verbose {
 		level = slog.LevelInfo
 	}
 	g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-	return nil
+	return g.loadConfig()
 }

@@ -23,6 +23,7 @@ type snapshotOptions struct {
 	force                            bool
 	stdin                            bool
 	stdinName                        string
+	job                              string
 }
 
 func newSnapshotCommand(g *globalOptions) *cli.Command {
@@ -31,7 +32,7 @@ func newSnapshotCommand(g *globalOptions) *cli.Command {
 		Name:      "snapshot",
 		Aliases:   []string{"backup"},
 		Usage:     "back up files and folders",
-		ArgsUsage: "PATH...",
+		ArgsUsage: "PATH... | --job NAME",
 		Description: `Stores a snapshot of the given paths. Files unchanged since the last snapshot
 of the same paths on this host are not read again. Files and folders that
 cannot be read are listed and skipped: the snapshot is still saved, and cairn
@@ -49,13 +50,42 @@ repository is created on first use.`,
 			&cli.BoolFlag{Name: "force", Destination: &o.force, Usage: "read every file, ignoring the parent snapshot"},
 			&cli.BoolFlag{Name: "stdin", Destination: &o.stdin, Usage: "store standard input as one file"},
 			&cli.StringFlag{Name: "stdin-filename", Value: "stdin", Destination: &o.stdinName, Usage: "`NAME` of the file read with --stdin"},
+			&cli.StringFlag{Name: "job", Destination: &o.job, Usage: "back up the sources of job `NAME` from the configuration file (its patterns and tags added to the flags')"},
 		},
 		Action: func(c *cli.Context) error {
 			o.excludes, o.includes = c.StringSlice("exclude"), c.StringSlice("include")
 			o.excludeFiles, o.tags = c.StringSlice("exclude-file"), c.StringSlice("tag")
-			return runSnapshot(c.Context, g, o, c.Args().Slice())
+			args, err := o.applyJob(g, c.Args().Slice())
+			if err != nil {
+				return err
+			}
+			return runSnapshot(c.Context, g, o, args)
 		},
 	}
+}
+
+// applyJob merges the configuration's job named by --job into the options
+// and returns the paths to back up.
+func (o *snapshotOptions) applyJob(g *globalOptions, args []string) ([]string, error) {
+	if o.job == "" {
+		return args, nil
+	}
+	if g.config == nil {
+		return nil, errors.New("--job needs a configuration file (--config or CAIRN_CONFIG)")
+	}
+	if len(args) > 0 || o.stdin {
+		return nil, fmt.Errorf("give paths or --job %s, not both: the job names its sources", o.job)
+	}
+	j, err := g.config.Job(o.job)
+	if err != nil {
+		return nil, err
+	}
+	o.excludes = append(o.excludes, j.Exclude...)
+	o.includes = append(o.includes, j.Include...)
+	o.excludeCaches = o.excludeCaches || j.ExcludeCaches
+	o.oneFileSystem = o.oneFileSystem || j.OneFileSystem
+	o.tags = append(o.tags, j.Tags...)
+	return j.Sources, nil
 }
 
 func (o snapshotOptions) filter() (pattern.Filter, error) {
@@ -112,7 +142,7 @@ func runSnapshot(ctx context.Context, g *globalOptions, o snapshotOptions, args 
 	}
 	opts := archiver.Options{
 		Paths: paths, Filter: filter, ExcludeCaches: o.excludeCaches, OneFileSystem: o.oneFileSystem,
-		Host: host, User: currentUser(), Tags: o.tags, ProgramVersion: "cairn " + version,
+		Host: host, User: currentUser(), Job: o.job, Tags: o.tags, ProgramVersion: "cairn " + version,
 		Progress: &archiver.Progress{},
 	}
 	if o.stdin {

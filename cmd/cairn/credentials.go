@@ -21,17 +21,29 @@ var errNoCredentials = errors.New("no password given: use --password-file, --pas
 // credentials finds the password or key for loc from the flags, the
 // default key file, or a terminal prompt (confirmed twice when confirm is set).
 func (g *globalOptions) credentials(loc location, confirm bool) (repo.Credentials, error) {
+	return g.credentialsFrom(credentialSource{g.keyFile, g.passwordFile, g.passwordCommand}, loc, confirm)
+}
+
+// credentialSource says where a password or key comes from; empty fields
+// are not used.
+type credentialSource struct {
+	keyFile, passwordFile, passwordCommand string
+}
+
+// credentialsFrom reads credentials from src, the default key file, or a
+// terminal prompt.
+func (g *globalOptions) credentialsFrom(src credentialSource, loc location, confirm bool) (repo.Credentials, error) {
 	switch {
-	case g.keyFile != "":
-		return g.readKeyFile(g.keyFile)
-	case g.passwordFile != "":
-		b, err := os.ReadFile(g.passwordFile)
+	case src.keyFile != "":
+		return g.readKeyFile(src.keyFile)
+	case src.passwordFile != "":
+		b, err := os.ReadFile(src.passwordFile)
 		if err != nil {
 			return repo.Credentials{}, fmt.Errorf("read password file: %w", err)
 		}
-		return passwordCreds(trimNewline(b), "password file "+g.passwordFile)
-	case g.passwordCommand != "":
-		cmd := exec.Command("sh", "-c", g.passwordCommand)
+		return passwordCreds(trimNewline(b), "password file "+src.passwordFile)
+	case src.passwordCommand != "":
+		cmd := exec.Command("sh", "-c", src.passwordCommand)
 		cmd.Stderr = g.stderr
 		out, err := cmd.Output()
 		if err != nil {

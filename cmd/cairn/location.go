@@ -46,11 +46,12 @@ func defaultLocation() (location, error) {
 	}, nil
 }
 
-// location returns the repository named by -r, CAIRN_REPOSITORY, or the
-// default.
+// location returns the repository named by -r, CAIRN_REPOSITORY, the
+// configuration file (its first location), or the default. With several
+// locations it is the first, used in messages and prompts.
 func (g *globalOptions) location() (location, error) {
-	if len(g.repos) > 0 {
-		return location{addr: g.repos[0]}, nil
+	if locs := g.repoLocations(); len(locs) > 0 {
+		return location{addr: locs[0].addr}, nil
 	}
 	return defaultLocation()
 }
@@ -59,21 +60,29 @@ func (g *globalOptions) location() (location, error) {
 // transient failures (S3) and to count requests. With create set it makes
 // the location ready for a new repository (refusing a non-empty folder).
 func (g *globalOptions) openBackend(ctx context.Context, addr string, create bool) (backend.Backend, error) {
-	be, err := g.openStore(ctx, addr, create)
+	be, err := g.openStore(ctx, repoLocation{addr: addr, enabled: true}, create, retry.Options{})
 	if err != nil {
 		return nil, err
 	}
-	c := counted.New(be)
-	g.counters = append(g.counters, c)
-	return c, nil
+	return g.count(be), nil
 }
 
-func (g *globalOptions) openStore(ctx context.Context, addr string, create bool) (backend.Backend, error) {
+// count wraps be to count its requests for the summaries.
+func (g *globalOptions) count(be backend.Backend) backend.Backend {
+	c := counted.New(be)
+	g.counters = append(g.counters, c)
+	return c
+}
+
+// openStore opens one location; S3 is wrapped to retry within ro's budget.
+func (g *globalOptions) openStore(ctx context.Context, l repoLocation, create bool, ro retry.Options) (backend.Backend, error) {
+	addr := l.addr
 	if strings.HasPrefix(addr, "s3:") {
 		cfg, err := s3.ParseAddress(addr)
 		if err != nil {
 			return nil, err
 		}
+		applyS3Options(&cfg, l.s3)
 		var be *s3.Backend
 		if create {
 			be, err = s3.Create(ctx, cfg, g.createBucket)
@@ -86,9 +95,8 @@ func (g *globalOptions) openStore(ctx context.Context, addr string, create bool)
 		if err != nil {
 			return nil, err
 		}
-		return retry.New(be, retry.Options{Logf: func(format string, args ...any) {
-			g.logger.Warn(fmt.Sprintf(format, args...))
-		}}), nil
+		ro.Logf = func(format string, args ...any) { g.logger.Warn(fmt.Sprintf(format, args...)) }
+		return retry.New(be, ro), nil
 	}
 	if create {
 		return local.Create(addr)
@@ -123,7 +131,7 @@ func (g *globalOptions) openRepo(ctx context.Context) (*repo.Repository, error) 
 	if err != nil {
 		return nil, err
 	}
-	be, err := g.openBackend(ctx, loc.addr, false)
+	be, err := g.openRepoBackend(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +153,7 @@ func (g *globalOptions) openRepo(ctx context.Context) (*repo.Repository, error) 
 }
 
 func (g *globalOptions) repoOptions() repo.Options {
-	return repo.Options{CacheDir: g.cacheDir, Logger: g.logger}
+	return repo.Options{CacheDir: g.cacheDir, Logger: g.logger, SkipDamagedIndex: g.tolerantIndex}
 }
 
 // openOrCreateRepo opens the repository, creating the default one on first
@@ -159,7 +167,7 @@ func (g *globalOptions) openOrCreateRepo(ctx context.Context) (*repo.Repository,
 	if err == nil || !loc.isDefault || !errors.Is(err, repo.ErrNoRepository) {
 		return r, err
 	}
-	return g.initRepo(ctx, loc, initOptions{compression: repo.CompressionDefault, packSizeMiB: repo.DefaultPackSize >> 20})
+	return g.initRepo(ctx, loc, initOptions{compression: repo.NewRepositoryCompression, packSizeMiB: repo.DefaultPackSize >> 20})
 }
 
 // currentUser returns the name of the user running cairn.

@@ -22,11 +22,23 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, scriptParams("testdata/script"))
 }
 
+// scriptCmds are the custom testscript commands: trees and faults.
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	cmds := make(map[string]func(ts *testscript.TestScript, neg bool, args []string))
+	for name, fn := range treeCmds {
+		cmds[name] = fn
+	}
+	for name, fn := range faultCmds {
+		cmds[name] = fn
+	}
+	return cmds
+}
+
 func scriptParams(dir string) testscript.Params {
 	return testscript.Params{
 		Dir:                 dir,
 		RequireExplicitExec: true,
-		Cmds:                treeCmds,
+		Cmds:                scriptCmds(),
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, "home")
 			env.Setenv("HOME", home)

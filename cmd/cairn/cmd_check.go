@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/counted"
+	"github.com/cairnbackup/cairn/backend/retry"
+	"github.com/cairnbackup/cairn/check"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+type checkOptions struct {
+	readData     bool
+	subset       string
+	readHeaders  bool
+	drill        int
+	drillSample  string
+	drillTimeout time.Duration
+	report       string
+}
+
+// newCheckCommand builds "cairn check".
+func newCheckCommand(g *globalOptions) *cli.Command {
+	var o checkOptions
+	return &cli.Command{
+		Name:  "check",
+		Usage: "check the repository: structure, data (--read-data) and restores (--drill)",
+		Description: `Checks that the keys open, every index segment decodes, every pack the index
+names is in storage with its recorded size, every snapshot's trees load and
+every blob they reference is indexed, and that pack headers agree with the
+index (a sample; all with --read-headers). Packs no index names are reported
+as garbage, not damage.
+
+--read-data reads every pack back: its bytes must hash to its name, its
+header must open, and every blob must open, decompress and hash to its id.
+--read-data-subset N/M reads a fixed part (M runs with N=1..M read all);
+--read-data-subset P% reads P% of the packs, those never verified first, then
+those verified longest ago (a weekly 25% reads every new pack within a week
+and every pack at least every four weeks). An interrupted full or N/M pass
+resumes where it stopped.
+
+--drill N restores the N most recent snapshots (--drill-sample P%: a share
+of their files) into a temporary folder, compares every file's content hash,
+size and mode with the snapshot, and removes the folder; --drill-timeout
+stops the drills after a while.
+
+Each problem names the object, the fault, the snapshots and files it
+affects and what to do. With several locations (-r A -r B, or the
+configuration), the first is checked and the others are asked for sound
+copies of damaged objects; name one location alone to check it. Results
+are kept for "cairn status". Exits with 1 when anything is damaged.`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "read-data", Destination: &o.readData, Usage: "read and verify every pack"},
+			&cli.StringFlag{Name: "read-data-subset", Destination: &o.subset, Usage: "read part `N/M` of the packs, or `P%` of them (least recently verified first)"},
+			&cli.BoolFlag{Name: "read-headers", Destination: &o.readHeaders, Usage: "compare every pack's header with the index (default: a sample)"},
+			&cli.IntFlag{Name: "drill", Destination: &o.drill, Usage: "restore the `N` most recent snapshots into a temporary folder and verify them"},
+			&cli.StringFlag{Name: "drill-sample", Destination: &o.drillSample, Usage: "restore only `P%` of each drilled snapshot's files"},
+			&cli.DurationFlag{Name: "drill-timeout", Destination: &o.drillTimeout, Usage: "stop the drills after `DURATION` (e.g. 30m)"},
+			&cli.StringFlag{Name: "report", Destination: &o.report, Usage: "also write the result as JSON to `FILE`"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return errors.New("check takes no arguments")
+			}
+			return runCheck(c.Context, g, o)
+		},
+	}
+}
+
+// options turns the flags into check options.
+func (o checkOptions) options() (check.Options, error) {
+	var opts check.Options
+	switch {
+	case o.readData && o.subset != "":
+		return opts, errors.New("give --read-data or --read-data-subset, not both")
+	case o.readData:
+		opts.ReadData = check.Subset{Kind: check.SubsetAll}
+	case o.subset != "":
+		s, err := check.ParseSubset(o.subset)
+		if err != nil {
+			return opts, err
+		}
+		opts.ReadData = s
+	}
+	opts.ReadHeaders = o.readHeaders
+	if o.drill < 0 {
+		return opts, fmt.Errorf("--drill %d: give a number of snapshots", o.drill)
+	}
+	opts.Drill = check.DrillOptions{Snapshots: o.drill, Timeout: o.drillTimeout}
+	if o.drillSample != "" {
+		p, err := strconv.ParseFloat(strings.TrimSuffix(o.drillSample, "%"), 64)
+		if err != nil || !strings.HasSuffix(o.drillSample, "%") || p <= 0 || p > 100 {
+			return opts, fmt.Errorf("--drill-sample %q: give a percentage above 0 and at most 100, like 10%%", o.drillSample)
+		}
+		opts.Drill.SamplePercent = p
+		if opts.Drill.Snapshots == 0 {
+			opts.Drill.Snapshots = 1
+		}
+	}
+	if o.drillTimeout < 0 {
+		return opts, errors.New("--drill-timeout must not be negative")
+	}
+	return opts, nil
+}
+
+// checkSummary is the JSON result (and the --report file).
+type checkSummary struct {
+	MessageType string `json:"message_type"`
+	*check.Report
+	Requests counted.Stats `json:"requests"`
+}
+
+func runCheck(ctx context.Context, g *globalOptions, o checkOptions) error {
+	opts, err := o.options()
+	if err != nil {
+		return err
+	}
+	r, mirrors, err := g.openCheckedRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	defer func() {
+		for _, m := range mirrors {
+			m.Backend.Close()
+		}
+	}()
+	if !r.SharedCache() {
+		g.warnf("another cairn process is using the index cache: this check's results and verification times are not kept")
+	}
+	prog := &check.Progress{}
+	opts.Progress, opts.Mirrors = prog, mirrors
+	opts.Logf = func(format string, args ...any) { g.logger.Info(fmt.Sprintf(format, args...)) }
+	p := g.startProgress(func() progressState {
+		return progressState{Files: uint64(prog.Done.Load()), TotalFiles: uint64(prog.Total.Load()),
+			Bytes: uint64(prog.Bytes.Load()), TotalBytes: uint64(prog.BytesAll.Load()),
+			Errors: uint64(prog.Errors.Load()), Current: prog.Phase()}
+	})
+	rep, err := check.Run(ctx, r, opts)
+	p.stop()
+	sum := checkSummary{MessageType: "summary", Report: rep, Requests: g.requestStats()}
+	if o.report != "" {
+		if werr := writeJSONFile(o.report, sum); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if g.json {
+		if err := g.printJSON(sum); err != nil {
+			return err
+		}
+	} else {
+		g.printCheckReport(rep, sum.Requests)
+	}
+	return damageError(rep)
+}
+
+// openCheckedRepo opens the repository on its first location, even when
+// index segments are damaged, and the other locations as mirrors.
+func (g *globalOptions) openCheckedRepo(ctx context.Context) (*repo.Repository, []check.Mirror, error) {
+	g.tolerantIndex = true
+	locs := g.repoLocations()
+	if len(locs) <= 1 {
+		r, err := g.openRepo(ctx)
+		return r, nil, err
+	}
+	var primary backend.Backend
+	var mirrors []check.Mirror
+	for _, l := range locs {
+		if !l.enabled {
+			continue
+		}
+		be, err := g.openLocation(ctx, l, false, retry.Options{})
+		if err != nil {
+			if primary == nil {
+				return nil, nil, fmt.Errorf("location %s: %w", l.addr, err)
+			}
+			g.warnf("location %s cannot be opened, so it is not asked for good copies: %v", l.addr, err)
+			continue
+		}
+		if primary == nil {
+			primary = be
+			continue
+		}
+		mirrors = append(mirrors, check.Mirror{Name: l.addr, Backend: be})
+	}
+	r, err := g.openRepoOn(ctx, primary)
+	if err != nil {
+		for _, m := range mirrors {
+			m.Backend.Close()
+		}
+		return nil, nil, err
+	}
+	return r, mirrors, nil
+}
+
+// openRepoOn opens the repository in one backend, as openRepo does.
+func (g *globalOptions) openRepoOn(ctx context.Context, be backend.Backend) (*repo.Repository, error) {
+	loc, err := g.location()
+	if err == nil {
+		_, err = repo.ReadHeader(ctx, be)
+	}
+	var creds repo.Credentials
+	if err == nil {
+		creds, err = g.credentials(loc, false)
+	}
+	var r *repo.Repository
+	if err == nil {
+		r, err = repo.Open(ctx, be, creds, g.repoOptions())
+	}
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// damageError is the error check returns when it found damage: it says
+// how much, and what to do.
+func damageError(rep *check.Report) error {
+	if !rep.Damaged() {
+		return nil
+	}
+	var fixes []string
+	for _, p := range rep.Problems {
+		if !slices.Contains(fixes, p.Fix) {
+			fixes = append(fixes, p.Fix)
+		}
+	}
+	return &exitError{code: exitFailure, err: fmt.Errorf("the repository is damaged: %d problem(s), listed above; to do: %s",
+		len(rep.Problems), strings.Join(fixes, "; "))}
+}
+
+// writeJSONFile writes v as indented JSON to path, atomically.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".cairn-report-*")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
+}
