@@ -9,13 +9,15 @@
 # Corpora (made once, kept in WORKDIR/corpus): a copy of the Go toolchain's
 # src (~11k small files), 1 GiB of generated application logs, one 2 GiB mixed
 # binary file. Set CORPORA="src logs" to run a subset, LOG_SIZE/BIN_SIZE (bytes)
-# for smaller corpora. Needs about 4x the corpus size in free disk.
+# for smaller corpora, RUNS for the repetitions (median shown, default 3).
+# Needs about (2 x RUNS + 2) x the corpus size in free disk.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-bench}
 corpora=${CORPORA:-"src logs binary"}
 log_size=${LOG_SIZE:-$((1 << 30))}
 bin_size=${BIN_SIZE:-$((2 << 30))}
+runs=${RUNS:-3} # each step is run this many times; the table shows the median
 command -v restic >/dev/null || { echo "compare: restic not found (apt-get install restic)" >&2; exit 1; }
 mkdir -p "$work/corpus"
 go build -o "$work/cairn" "$root/cmd/cairn"
@@ -32,50 +34,63 @@ declare -A dumpfile=([src]=net/http/server.go [logs]=service.log [binary]=mixed.
 results=$work/results.md
 printf '| corpus | step | cairn s | restic s | speed-up | cairn RSS MiB | restic RSS MiB |\n|---|---|---:|---:|---:|---:|---:|\n' > "$results"
 
-# measure OUT CMD...: runs CMD, stores "seconds maxrss_kib" in OUT.
+# measure OUT CMD...: runs CMD, appends "seconds maxrss_kib" to OUT. It
+# first waits for earlier writes to reach the disk, so that no step pays for
+# the writeback of the one before (gigabytes of dirty pages otherwise slow
+# whichever tool runs next).
 measure() {
   local out=$1; shift
-  if ! /usr/bin/time -f "%e %M" -o "$out" "$@" > /dev/null 2> "$out.err"; then
+  sync
+  if ! /usr/bin/time -f "%e %M" -a -o "$out" "$@" > /dev/null 2> "$out.err"; then
     echo "compare: failed: $*" >&2; cat "$out.err" >&2; exit 1
   fi
 }
 
+# median FILE: the run with the median time, as "seconds maxrss_kib".
+median() { grep -E '^[0-9.]+ [0-9]+$' "$1" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+
 row() { # corpus step cairn-out restic-out
   local cs cr rs rr
-  read -r cs cr < "$3"; read -r rs rr < "$4"
+  read -r cs cr <<< "$(median "$3")"; read -r rs rr <<< "$(median "$4")"
   awk -v c="$1" -v s="$2" -v cs="$cs" -v rs="$rs" -v cr="$cr" -v rr="$rr" 'BEGIN {
     printf "| %s | %s | %.2f | %.2f | %.2fx | %.0f | %.0f |\n", c, s, cs, rs, (cs > 0 ? rs / cs : 0), cr / 1024, rr / 1024 }' >> "$results"
+}
+
+# one_run C N: the four steps of both tools on corpus C, run number N.
+one_run() {
+  local c=$1 n=$2 data=$work/corpus/$1 r=$work/run/$2
+  mkdir -p "$r"
+  cairn=("$work/cairn" -r "$r/cairn-repo" --password-file "$work/pw" --cache-dir "$r/cairn-cache")
+  restic=(restic -q -r "$r/restic-repo" --cache-dir "$r/restic-cache")
+  "${cairn[@]}" init > /dev/null
+  "${restic[@]}" init > /dev/null
+  measure "$work/run/c1" "${cairn[@]}" snapshot "$data"
+  measure "$work/run/r1" "${restic[@]}" backup "$data"
+  measure "$work/run/c2" "${cairn[@]}" snapshot "$data"
+  measure "$work/run/r2" "${restic[@]}" backup "$data"
+  measure "$work/run/c3" "${cairn[@]}" restore latest --target "$r/cairn-out"
+  measure "$work/run/r3" "${restic[@]}" restore latest --target "$r/restic-out"
+  cmp -s "$data/${dumpfile[$c]}" "$r/cairn-out$data/${dumpfile[$c]}" || { echo "compare: cairn restored $c wrongly" >&2; exit 1; }
+  measure "$work/run/c4" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
+  measure "$work/run/r4" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
 }
 
 for c in $corpora; do
   data=$work/corpus/$c
   # Deleting many files makes ext4 slow to create new ones for a while
-  # (it skips recently freed inodes): clear the last run first and let
-  # the file system settle, so neither tool pays for the other's files.
+  # (it skips recently freed inodes): clear the last corpus's runs first and
+  # let the file system settle; within a corpus nothing is deleted.
   rm -rf "$work/run" && sync && sleep 30 && mkdir -p "$work/run"
   cat $(find "$data" -type f) > /dev/null # same warm page cache for both tools
-  r=$work/run
-  cairn=("$work/cairn" -r "$r/cairn-repo" --password-file "$work/pw" --cache-dir "$r/cairn-cache")
-  restic=(restic -q -r "$r/restic-repo" --cache-dir "$r/restic-cache")
-  "${cairn[@]}" init > /dev/null
-  "${restic[@]}" init > /dev/null
-
-  measure "$r/c1" "${cairn[@]}" snapshot "$data"
-  measure "$r/r1" "${restic[@]}" backup "$data"
-  row "$c" "first snapshot" "$r/c1" "$r/r1"
-  measure "$r/c2" "${cairn[@]}" snapshot "$data"
-  measure "$r/r2" "${restic[@]}" backup "$data"
-  row "$c" "unchanged snapshot" "$r/c2" "$r/r2"
-  measure "$r/c3" "${cairn[@]}" restore latest --target "$r/cairn-out"
-  measure "$r/r3" "${restic[@]}" restore latest --target "$r/restic-out"
-  row "$c" "full restore" "$r/c3" "$r/r3"
-  cmp -s "$data/${dumpfile[$c]}" "$r/cairn-out$data/${dumpfile[$c]}" || { echo "compare: cairn restored $c wrongly" >&2; exit 1; }
-  measure "$r/c4" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
-  measure "$r/r4" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
-  row "$c" "dump one file" "$r/c4" "$r/r4"
-  cs=$(du -sm "$r/cairn-repo" | cut -f1); rs=$(du -sm "$r/restic-repo" | cut -f1); ds=$(du -sm "$data" | cut -f1)
+  for n in $(seq "$runs"); do one_run "$c" "$n"; done
+  row "$c" "first snapshot" "$work/run/c1" "$work/run/r1"
+  row "$c" "unchanged snapshot" "$work/run/c2" "$work/run/r2"
+  row "$c" "full restore" "$work/run/c3" "$work/run/r3"
+  row "$c" "dump one file" "$work/run/c4" "$work/run/r4"
+  cs=$(du -sm "$work/run/1/cairn-repo" | cut -f1); rs=$(du -sm "$work/run/1/restic-repo" | cut -f1); ds=$(du -sm "$data" | cut -f1)
   printf '| %s | repository size (data %s MiB) | %s MiB | %s MiB | | | |\n' "$c" "$ds" "$cs" "$rs" >> "$results"
 done
+rm -rf "$work/run"
 echo
 echo "cairn $("$work/cairn" --version | awk '{print $3}'), $(restic version | cut -d' ' -f1-2), $(nproc) cores"
 cat "$results"

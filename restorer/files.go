@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +21,11 @@ type fileState struct {
 	remaining atomic.Int64 // blob writes still to come
 	failed    atomic.Bool
 	skipped   bool // kept as it was (overwrite policy): metadata only
+
+	// writeMu serialises writes to this file. Writers of one file contend
+	// for its inode lock anyway, and the kernel spins on that lock: waiting
+	// here instead leaves the CPU to the workers decrypting other blobs.
+	writeMu sync.Mutex
 }
 
 // hardlink is a file to link to an earlier one once that one is complete.

@@ -140,7 +140,7 @@ func (rs *restorer) write(uses []blobUse, plain []byte) {
 		if u.file.failed.Load() {
 			continue
 		}
-		if err := rs.writeAt(u.file.rel, plain, u.offset); err != nil {
+		if err := rs.writeAt(u.file, plain, u.offset); err != nil {
 			u.file.failed.Store(true)
 			rs.warn(u.file.rel, err)
 		} else if p := rs.opts.Progress; p != nil {
@@ -152,8 +152,10 @@ func (rs *restorer) write(uses []blobUse, plain []byte) {
 	}
 }
 
-func (rs *restorer) writeAt(rel string, b []byte, off int64) error {
-	f, err := rs.root.openAt(rel, unix.O_WRONLY, 0)
+func (rs *restorer) writeAt(fs *fileState, b []byte, off int64) error {
+	fs.writeMu.Lock()
+	defer fs.writeMu.Unlock()
+	f, err := rs.root.openAt(fs.rel, unix.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
