@@ -10,23 +10,13 @@ import (
 	"time"
 
 	"github.com/cairnbackup/cairn/archiver"
-	"github.com/cairnbackup/cairn/backend/mem"
-	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/internal/repotest"
 	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/restorer"
 )
 
-func newRepo(t *testing.T) *repo.Repository {
-	t.Helper()
-	r, err := repo.Init(context.Background(), mem.New(), repo.Credentials{Password: []byte("pw")},
-		repo.InitOptions{KDF: crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}}, repo.Options{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
+func newRepo(t *testing.T) *repo.Repository { return repotest.New(t) }
 
 func write(t *testing.T, path string, size int) {
 	t.Helper()

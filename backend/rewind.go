@@ -73,3 +73,20 @@ func ReadAllFrom(rd RewindReader) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// TrackingReader wraps a reader and remembers the error (other than
+// io.EOF) it last failed with, so a decorator can tell a failing source or
+// stream from an error its caller's callback made up.
+type TrackingReader struct {
+	R   io.Reader
+	Err error
+}
+
+// Read implements io.Reader.
+func (t *TrackingReader) Read(p []byte) (int, error) {
+	n, err := t.R.Read(p)
+	if err != nil && err != io.EOF {
+		t.Err = err
+	}
+	return n, err
+}

@@ -402,15 +402,8 @@ func SameEntries(a, b []BlobEntry) bool {
 // LoadTreeUncached reads and decodes a tree blob from storage, never from
 // the local object cache: a check must see what storage holds.
 func (r *Repository) LoadTreeUncached(ctx context.Context, id ID) (*Tree, error) {
-	b, err := r.LoadBlob(ctx, TreeBlob, id, nil)
-	if err != nil {
-		return nil, fmt.Errorf("load tree %s: %w", id.Short(), err)
-	}
-	t, err := DecodeTree(b)
-	if err != nil {
-		return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
-	}
-	return t, nil
+	t, _, err := r.loadTreeBlob(ctx, id)
+	return t, err
 }
 
 // SnapshotsUncached is Snapshots reading every snapshot object from
@@ -420,43 +413,10 @@ func (r *Repository) SnapshotsUncached(ctx context.Context, onError func(ID, err
 	if err != nil {
 		return nil, err
 	}
-	var out []*Snapshot
-	for _, id := range ids {
-		s, err := r.loadSnapshotUncached(ctx, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if onError == nil {
-				return nil, err
-			}
-			if err := onError(id, err); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		out = append(out, s)
-	}
-	slices.SortStableFunc(out, func(a, b *Snapshot) int {
-		if c := a.Time.Compare(b.Time); c != 0 {
-			return c
-		}
-		return slices.Compare(a.id[:], b.id[:])
-	})
-	return out, nil
-}
-
-func (r *Repository) loadSnapshotUncached(ctx context.Context, id ID) (*Snapshot, error) {
-	b, err := r.loadObject(ctx, backend.SnapshotFile, id)
-	if err != nil {
-		return nil, err
-	}
-	s, err := decodeSnapshot(b)
-	if err != nil {
-		return nil, fmt.Errorf("snapshots/%s: %w", id, err)
-	}
-	s.id = id
-	return s, nil
+	return collectSnapshots(ctx, ids, func(ctx context.Context, id ID) (*Snapshot, error) {
+		s, _, err := r.loadSnapshotObject(ctx, id)
+		return s, err
+	}, onError)
 }
 
 // PutMeta stores value under key in a bucket of the local cache's

@@ -107,17 +107,27 @@ func (r *Repository) LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error)
 			return s, nil
 		}
 	}
-	b, err := r.loadObject(ctx, backend.SnapshotFile, id)
+	s, b, err := r.loadSnapshotObject(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	s, err := decodeSnapshot(b)
-	if err != nil {
-		return nil, fmt.Errorf("snapshots/%s: %w", id, err)
-	}
-	s.id = id
 	r.snapCache.put(id, b)
 	return s, nil
+}
+
+// loadSnapshotObject reads and decodes a snapshot from storage and returns
+// its plaintext too.
+func (r *Repository) loadSnapshotObject(ctx context.Context, id ID) (*Snapshot, []byte, error) {
+	b, err := r.loadObject(ctx, backend.SnapshotFile, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := decodeSnapshot(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("snapshots/%s: %w", id, err)
+	}
+	s.id = id
+	return s, b, nil
 }
 
 // Snapshots loads every snapshot, oldest first. Unreadable ones are
@@ -133,9 +143,15 @@ func (r *Repository) Snapshots(ctx context.Context, onError func(ID, error) erro
 		listed[id] = true
 	}
 	r.snapCache.forget(listed)
+	return collectSnapshots(ctx, ids, r.LoadSnapshot, onError)
+}
+
+// collectSnapshots loads the snapshots ids with load and sorts them by
+// time (then id); onError decides about unreadable ones.
+func collectSnapshots(ctx context.Context, ids []ID, load func(context.Context, ID) (*Snapshot, error), onError func(ID, error) error) ([]*Snapshot, error) {
 	var out []*Snapshot
 	for _, id := range ids {
-		s, err := r.LoadSnapshot(ctx, id)
+		s, err := load(ctx, id)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -210,14 +226,24 @@ func (r *Repository) LoadTree(ctx context.Context, id ID) (*Tree, error) {
 			return t, nil
 		}
 	}
-	b, err := r.LoadBlob(ctx, TreeBlob, id, nil)
+	t, b, err := r.loadTreeBlob(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("load tree %s: %w", id.Short(), err)
-	}
-	t, err := DecodeTree(b)
-	if err != nil {
-		return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
+		return nil, err
 	}
 	r.treeCache.put(id, b)
 	return t, nil
+}
+
+// loadTreeBlob reads and decodes a tree blob from storage and returns its
+// plaintext too.
+func (r *Repository) loadTreeBlob(ctx context.Context, id ID) (*Tree, []byte, error) {
+	b, err := r.LoadBlob(ctx, TreeBlob, id, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load tree %s: %w", id.Short(), err)
+	}
+	t, err := DecodeTree(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tree %s: %w", id.Short(), err)
+	}
+	return t, b, nil
 }

@@ -11,22 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cairnbackup/cairn/backend/mem"
-	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/internal/repotest"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/restorer"
 )
 
-func newRepo(t *testing.T) *repo.Repository {
-	t.Helper()
-	r, err := repo.Init(context.Background(), mem.New(), repo.Credentials{Password: []byte("pw")},
-		repo.InitOptions{KDF: crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}}, repo.Options{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
+func newRepo(t *testing.T) *repo.Repository { return repotest.New(t) }
 
 var mtime = time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 

@@ -92,11 +92,11 @@ func nameSum(h backend.Handle) *[32]byte {
 // loadOne reads h from one location and classifies the answer.
 func (b *Backend) loadOne(ctx context.Context, l *loc, h backend.Handle, length int, offset int64, want *[32]byte, fn func(io.Reader) error) (outcome, error) {
 	var (
-		tr    *trackingReader
+		tr    *backend.TrackingReader
 		fnErr error
 	)
 	err := l.Backend.Load(ctx, h, length, offset, func(rd io.Reader) error {
-		tr = &trackingReader{r: rd}
+		tr = &backend.TrackingReader{R: rd}
 		var r io.Reader = tr
 		var hasher *blake3.Hasher
 		if want != nil {
@@ -122,8 +122,8 @@ func (b *Backend) loadOne(ctx context.Context, l *loc, h backend.Handle, length 
 	switch {
 	case err == nil:
 		return loaded, nil
-	case tr != nil && tr.err != nil && errors.Is(err, tr.err):
-		return classify(tr.err), err // the stream broke under fn
+	case tr != nil && tr.Err != nil && errors.Is(err, tr.Err):
+		return classify(tr.Err), err // the stream broke under fn
 	case fnErr != nil && errors.Is(err, fnErr) && !errors.Is(fnErr, backend.ErrCorrupt):
 		return final, err // fn's own error
 	case errors.Is(err, backend.ErrCorrupt):
@@ -185,18 +185,4 @@ func (b *Backend) report(hl Heal) {
 	if b.opts.OnHeal != nil {
 		b.opts.OnHeal(hl)
 	}
-}
-
-// trackingReader remembers the error its reader failed with.
-type trackingReader struct {
-	r   io.Reader
-	err error
-}
-
-func (t *trackingReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if err != nil && err != io.EOF {
-		t.err = err
-	}
-	return n, err
 }

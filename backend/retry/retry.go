@@ -221,11 +221,11 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		var (
 			called bool
 			fnErr  error
-			tr     *trackingReader
+			tr     *backend.TrackingReader
 		)
 		err := b.Backend.Load(ctx, h, length, offset, func(rd io.Reader) error {
 			called = true
-			tr = &trackingReader{r: rd}
+			tr = &backend.TrackingReader{R: rd}
 			fnErr = fn(tr)
 			return fnErr
 		})
@@ -233,25 +233,11 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 			return false, nil
 		}
 		if called && fnErr != nil && errors.Is(err, fnErr) {
-			broken := tr.err != nil && errors.Is(fnErr, tr.err) && Retryable(tr.err)
+			broken := tr.Err != nil && errors.Is(fnErr, tr.Err) && Retryable(tr.Err)
 			return broken, err
 		}
 		return Retryable(err), err
 	})
-}
-
-// trackingReader remembers the error its reader failed with.
-type trackingReader struct {
-	r   io.Reader
-	err error
-}
-
-func (t *trackingReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if err != nil && err != io.EOF {
-		t.err = err
-	}
-	return n, err
 }
 
 // Stat implements backend.Backend.
