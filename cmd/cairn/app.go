@@ -10,6 +10,7 @@ import (
 	"github.com/cairnbackup/cairn/backend/counted"
 	"github.com/cairnbackup/cairn/backend/multi"
 	"github.com/cairnbackup/cairn/config"
+	"github.com/cairnbackup/cairn/repo"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -21,6 +22,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	app := newApp(g)
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	g.reportLag()
+	g.recordMissedRemovals()
 	if err != nil {
 		printError(stderr, ctx, err)
 	}
@@ -83,6 +85,7 @@ type globalOptions struct {
 	config               *config.Config // the --config file, if any
 	multi                *multi.Backend // set when the repository has several locations
 	lags                 lagCounter     // writes and removals that missed a location
+	repoID               repo.ID        // of a multi-location repository, once opened
 
 	createBucket  bool               // init: create a missing S3 bucket
 	tolerantIndex bool               // check, repair: open despite damaged index segments

@@ -169,6 +169,11 @@ func (g *globalOptions) catchUp(ctx context.Context, src backend.Backend, o sync
 	if o.delete {
 		return errors.New("--delete needs --to: between the locations of one repository, removals are caught up by prune")
 	}
+	// Removals first: copying the union would otherwise bring back what
+	// was removed while a location was away.
+	if err := g.applyPendingRemovals(ctx); err != nil {
+		return fmt.Errorf("apply removals that missed a location: %w", err)
+	}
 	var errs []error
 	for i, l := range g.multi.Locations() {
 		st := g.multi.Health()[i]

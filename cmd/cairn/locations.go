@@ -150,6 +150,9 @@ func (g *globalOptions) openMulti(ctx context.Context, locs []repoLocation, crea
 		return nil, err
 	}
 	g.multi = mb
+	if h, err := repo.ReadHeader(ctx, mb); err == nil {
+		g.repoID = h.ID // names the journal of removals that miss a location
+	}
 	return mb, nil
 }
 
@@ -213,8 +216,9 @@ func (g *globalOptions) checkSameRepository(ctx context.Context, locs []multi.Lo
 
 // lagCounter counts, per location, the objects that did not reach it.
 type lagCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
+	mu       sync.Mutex
+	counts   map[string]int
+	removals []pendingRemoval // removals to remember (see removals.go)
 }
 
 func (g *globalOptions) onLag(l multi.Lag) {
@@ -224,6 +228,11 @@ func (g *globalOptions) onLag(l multi.Lag) {
 		g.lags.counts = map[string]int{}
 	}
 	g.lags.counts[l.Location]++
+	if l.Op == "remove" && l.Handle.Type != backend.LockFile {
+		// Locks left behind go stale on their own; anything else must not
+		// come back through the lagging location.
+		g.lags.removals = append(g.lags.removals, pendingRemoval{Location: l.Location, Type: l.Handle.Type, Name: l.Handle.Name, Time: time.Now().UTC()})
+	}
 }
 
 func (g *globalOptions) onHeal(h multi.Heal) {

@@ -22,6 +22,8 @@ type locationReport struct {
 	Objects  int    `json:"objects"`         // objects it holds (locks not counted)
 	// Missing is its lag: objects that another location holds and it lacks.
 	Missing int `json:"missing"`
+	// Unremoved counts removals it missed, which `cairn sync` applies.
+	Unremoved int `json:"unremoved,omitempty"`
 }
 
 // lagTypes are the object kinds compared; locks belong to each location.
@@ -54,6 +56,7 @@ func (g *globalOptions) locationsStatus(ctx context.Context) ([]locationReport, 
 			reps[i].Healthy, reps[i].Error = false, err.Error()
 		}
 	}
+	g.countPendingRemovals(reps)
 	for i := range reps {
 		if !reps[i].Enabled || reps[i].Error != "" {
 			continue
@@ -98,9 +101,29 @@ func (g *globalOptions) printLocations(reps []locationReport) {
 			state = "disabled"
 		case !r.Healthy:
 			state = "UNHEALTHY: " + r.Error
-		case r.Missing > 0:
-			state = fmt.Sprintf("LAGGING: %d object(s) missing; run `cairn sync`", r.Missing)
+		case r.Missing > 0 || r.Unremoved > 0:
+			state = fmt.Sprintf("LAGGING: %d object(s) missing, %d removal(s) missed; run `cairn sync`", r.Missing, r.Unremoved)
 		}
 		g.printf("  %d  %-50s %6d objects  %s\n", r.Priority, r.Name, r.Objects, state)
+	}
+}
+
+// countPendingRemovals fills in the removals each location missed.
+func (g *globalOptions) countPendingRemovals(reps []locationReport) {
+	path, err := g.removalJournal(g.repoID)
+	if err != nil {
+		return
+	}
+	list, err := loadRemovals(path)
+	if err != nil {
+		g.warnf("%v", err)
+		return
+	}
+	for _, p := range list {
+		for i := range reps {
+			if reps[i].Name == p.Location {
+				reps[i].Unremoved++
+			}
+		}
 	}
 }
