@@ -66,7 +66,8 @@ type Options struct {
 	MemoryLimit int64 // chunk bytes in flight; 0 means 16 MiB (two chunks of the largest size)
 }
 
-// Progress holds live counters, safe to read while a snapshot runs.
+// Progress holds live counters, safe to read while a snapshot runs. Files
+// counts regular files and Dirs folders, as Scan's Totals do.
 type Progress struct {
 	Files, Dirs, Errors atomic.Uint64
 	BytesDone           atomic.Uint64 // bytes of files processed (read or reused)

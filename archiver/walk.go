@@ -294,11 +294,11 @@ func (a *archiver) walkEntry(ctx context.Context, d *dirState, slot int, name, p
 		d.skip(ctx, slot)
 		return
 	}
-	if a.prog != nil {
-		a.prog.Files.Add(1)
-	}
 	switch node.Type {
 	case repo.NodeFile:
+		if a.prog != nil {
+			a.prog.Files.Add(1)
+		}
 		a.sum.totalSize.Add(node.Size)
 		if unchanged(pn, &node) {
 			node.Content, node.Hash = pn.Content, pn.Hash

@@ -179,10 +179,9 @@ func runWithProgress(ctx context.Context, g *globalOptions, r *repo.Repository, 
 	var totals atomic.Pointer[archiver.Totals]
 	pr := opts.Progress
 	p := g.startProgress(func() progressState {
-		s := progressState{Files: pr.Files.Load(), Bytes: pr.BytesDone.Load(), Errors: pr.Errors.Load()}
+		s := progressState{Files: pr.Files.Load() + pr.Dirs.Load(), Bytes: pr.BytesDone.Load(), Errors: pr.Errors.Load()}
 		if t := totals.Load(); t != nil {
 			s.TotalFiles, s.TotalBytes = t.Files+t.Dirs, t.Bytes
-			s.Files += pr.Dirs.Load()
 		}
 		if cur := pr.Current(); len(cur) > 0 {
 			s.Current = cur[0]
