@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,3 +182,41 @@ func TestStdin(t *testing.T) {
 		t.Fatalf("stdin file: %+v %v", n, err)
 	}
 }
+
+// /dev/shm is a tmpfs mounted inside /dev: with OneFileSystem a snapshot of
+// /dev must not go into it.
+func TestOneFileSystem(t *testing.T) {
+	shm, err := os.Lstat("/dev/shm")
+	if err != nil || !shm.IsDir() || devOf(shm) == devOf(mustLstat(t, "/dev")) {
+		t.Skip("needs /dev/shm mounted as a file system of its own")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "cairn-ofs-")
+	if err != nil {
+		t.Skipf("cannot write to /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	write(t, filepath.Join(dir, "inside"), 10)
+	inc, _ := pattern.ParseList([]string{"/dev/shm/**"})
+	for _, one := range []bool{false, true} {
+		r := newRepo(t)
+		res, err := archiver.Snapshot(context.Background(), r, archiver.Options{
+			Paths: []string{"/dev"}, Filter: pattern.Filter{Include: inc}, OneFileSystem: one})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := restorer.Lookup(context.Background(), r, res.Snapshot.Tree, dir+"/inside")
+		if got := n != nil; got == one {
+			t.Errorf("OneFileSystem=%v: file on the other file system stored: %v", one, got)
+		}
+	}
+}
+
+func mustLstat(t *testing.T, p string) os.FileInfo {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
+
+func devOf(fi os.FileInfo) uint64 { return uint64(fi.Sys().(*syscall.Stat_t).Dev) }

@@ -59,15 +59,9 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("truncated or overlong number")
+	if !d.consumeVarint(n) {
 		return 0
 	}
-	if n > 1 && d.b[n-1] == 0 {
-		d.fail("number not minimally encoded")
-		return 0
-	}
-	d.b = d.b[n:]
 	return v
 }
 
@@ -85,16 +79,26 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
+	if !d.consumeVarint(n) {
+		return 0
+	}
+	return v
+}
+
+// consumeVarint checks the n bytes a varint read took (n <= 0: truncated
+// or overlong) and that it was minimally encoded, so that every value has
+// exactly one encoding, then moves past them.
+func (d *decoder) consumeVarint(n int) bool {
 	if n <= 0 {
 		d.fail("truncated or overlong number")
-		return 0
+		return false
 	}
 	if n > 1 && d.b[n-1] == 0 {
 		d.fail("number not minimally encoded")
-		return 0
+		return false
 	}
 	d.b = d.b[n:]
-	return v
+	return true
 }
 
 // count reads a length and checks that that many items of at least min

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/urfave/cli/v2"
@@ -239,12 +240,23 @@ func (g *globalOptions) reportSnapshot(res *archiver.Result) {
 	g.printf("storage: %s\n", req)
 }
 
-// unwrapPathError drops the path from an *fs.PathError, which the warning
-// already names.
+// unwrapPathError drops the path of an *fs.PathError from err's message,
+// since the warning already names it, and keeps every other word of
+// context ("read folder: open: permission denied").
 func unwrapPathError(err error) error {
 	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	if !errors.As(err, &pe) {
+		return err
 	}
-	return err
+	msg := strings.Replace(err.Error(), pe.Op+" "+pe.Path+": ", pe.Op+": ", 1)
+	return &pathlessError{msg: msg, err: err}
 }
+
+// pathlessError is err with a shorter message; errors.Is still sees err.
+type pathlessError struct {
+	msg string
+	err error
+}
+
+func (e *pathlessError) Error() string { return e.msg }
+func (e *pathlessError) Unwrap() error { return e.err }

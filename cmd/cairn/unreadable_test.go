@@ -122,7 +122,7 @@ func TestUnreadableFilesAreSkippedWithExitCode3(t *testing.T) {
 		t.Fatalf("snapshot with unreadable files: exit %d, want %d\nstdout: %s\nstderr: %s", code, exitPartial, out, errOut)
 	}
 	for _, want := range []string{s.path("src/unreadable.txt") + ": open: permission denied (skipped)",
-		s.path("src/locked") + ": open: permission denied (skipped)",
+		s.path("src/locked") + ": read folder: open: permission denied (skipped)",
 		"could not be read (listed above)"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr does not say %q:\n%s", want, errOut)
