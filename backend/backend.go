@@ -122,6 +122,25 @@ type Backend interface {
 	Close() error
 }
 
+// Stager is implemented by backends that can build an object in place when
+// its name is known only once it is complete (a pack is named by the hash
+// of its bytes): the caller writes the object once, instead of to a
+// temporary file that Save then copies. A decorator that cannot pass
+// staging through returns an error wrapping errors.ErrUnsupported.
+type Stager interface {
+	Stage(ctx context.Context, t FileType) (Staged, error)
+}
+
+// Staged is an object being written. Nothing is visible under any name
+// until Commit, which gives the object its name with the guarantees of
+// Save; Abort (or a failed Commit) discards it. Exactly one of the two must
+// be called.
+type Staged interface {
+	io.Writer
+	Commit(ctx context.Context, name string) error
+	Abort()
+}
+
 // Unwrapper is implemented by decorators so that callers can reach the
 // backend they wrap (for example to read its request counters).
 type Unwrapper interface {

@@ -39,6 +39,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"InvalidHandles", testInvalidHandles},
 		{"Concurrent", testConcurrent},
 		{"Large", testLarge},
+		{"Stage", testStage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,4 +376,76 @@ func testLarge(t *testing.T, be backend.Backend) {
 	if !slices.Equal(tail, data[off:]) {
 		t.Fatal("tail range of a large object differs")
 	}
+}
+
+// testStage checks backend.Stager where the backend offers it: nothing is
+// visible before Commit, Commit makes the object whole under its name,
+// Abort and a refused Commit leave nothing.
+func testStage(t *testing.T, be backend.Backend) {
+	st, ok := be.(backend.Stager)
+	var err error
+	var s backend.Staged
+	if ok {
+		s, err = st.Stage(context.Background(), backend.PackFile)
+	}
+	if !ok || errors.Is(err, errors.ErrUnsupported) {
+		t.Logf("%T does not stage objects in place", be)
+		return
+	}
+	if err != nil {
+		t.Fatalf("stage: %v", err)
+	}
+	data := randomBytes(7, 3<<20+17)
+	for off := 0; off < len(data); off += 1 << 20 {
+		if _, err := s.Write(data[off:min(off+1<<20, len(data))]); err != nil {
+			t.Fatalf("write staged: %v", err)
+		}
+	}
+	if got := listAll(t, be, backend.PackFile); len(got) != 0 {
+		t.Fatalf("list shows %v before commit", got)
+	}
+	h := backend.Handle{Type: backend.PackFile, Name: name(data)}
+	if err := s.Commit(context.Background(), h.Name); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if got := load(t, be, h, 0, 0); !bytes.Equal(got, data) {
+		t.Fatalf("committed object differs: %d bytes, want %d", len(got), len(data))
+	}
+	if got := listAll(t, be, backend.PackFile); len(got) != 1 || got[h.Name] != int64(len(data)) {
+		t.Fatalf("list after commit: %v", got)
+	}
+	if err := be.Remove(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+
+	// Abort, and a commit under a name that could escape, leave nothing.
+	for _, commitName := range []string{"", "../escape"} {
+		s, err := st.Stage(context.Background(), backend.PackFile)
+		if err != nil {
+			t.Fatalf("stage: %v", err)
+		}
+		if _, err := s.Write(data[:4096]); err != nil {
+			t.Fatal(err)
+		}
+		if commitName == "" {
+			s.Abort()
+		} else if err := s.Commit(context.Background(), commitName); !errors.Is(err, backend.ErrInvalidHandle) {
+			t.Fatalf("commit as %q: %v, want ErrInvalidHandle", commitName, err)
+		}
+		if got := listAll(t, be, backend.PackFile); len(got) != 0 {
+			t.Fatalf("list shows %v after an aborted stage", got)
+		}
+	}
+
+	// A cancelled context refuses the commit.
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err = st.Stage(ctx, backend.PackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := s.Commit(ctx, name(data[:10])); err == nil {
+		t.Fatal("commit with a cancelled context succeeded")
+	}
+	assertAbsent(t, be, backend.Handle{Type: backend.PackFile, Name: name(data[:10])})
 }

@@ -15,6 +15,7 @@ package counted
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -93,6 +94,7 @@ type Backend struct {
 var (
 	_ backend.Backend   = (*Backend)(nil)
 	_ backend.Unwrapper = (*Backend)(nil)
+	_ backend.Stager    = (*Backend)(nil)
 )
 
 // New wraps be with zeroed counters.
@@ -181,4 +183,34 @@ func (c *countingSource) Read(p []byte) (int, error) {
 	n, err := c.RewindReader.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// Stage implements backend.Stager when the wrapped backend does: bytes
+// written count as bytes up, and a commit as one PUT.
+func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged, error) {
+	st, ok := b.Backend.(backend.Stager)
+	if !ok {
+		return nil, fmt.Errorf("stage %s on %s: %w", t, b.Location(), errors.ErrUnsupported)
+	}
+	s, err := st.Stage(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &countingStaged{Staged: s, b: b}, nil
+}
+
+type countingStaged struct {
+	backend.Staged
+	b *Backend
+}
+
+func (c *countingStaged) Write(p []byte) (int, error) {
+	n, err := c.Staged.Write(p)
+	c.b.up.Add(int64(n))
+	return n, err
+}
+
+func (c *countingStaged) Commit(ctx context.Context, name string) error {
+	c.b.put.Add(1)
+	return c.Staged.Commit(ctx, name)
 }

@@ -1,0 +1,140 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cairnbackup/cairn/backend"
+)
+
+var _ backend.Stager = (*Backend)(nil)
+
+// Stage implements backend.Stager. Where the file system allows it the
+// object is an unnamed file (O_TMPFILE) that a crash leaves no trace of;
+// elsewhere it is a temporary name in its type's folder, which List ignores.
+func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if t == backend.ConfigFile {
+		return nil, fmt.Errorf("stage %s: %w", t, backend.ErrInvalidHandle)
+	}
+	dir := filepath.Join(b.root, string(t))
+	if err := mkdirAll(b.root, dir); err != nil {
+		return nil, fmt.Errorf("stage %s: %w", t, mapErr(err))
+	}
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, fileMode)
+	if err == nil && !noTmpfile {
+		return &staged{b: b, t: t, f: os.NewFile(uintptr(fd), dir+"/(unnamed)")}, nil
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", t, mapErr(err))
+	}
+	if err := f.Chmod(fileMode); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("stage %s: %w", t, mapErr(err))
+	}
+	return &staged{b: b, t: t, f: f, tmp: f.Name()}, nil
+}
+
+// noTmpfile makes Stage use a temporary name, as on file systems without
+// O_TMPFILE; tests set it.
+var noTmpfile bool
+
+// staged is an object being written by Stage.
+type staged struct {
+	b   *Backend
+	t   backend.FileType
+	f   *os.File
+	tmp string // the temporary name; "" for an unnamed file
+}
+
+func (s *staged) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	if err != nil {
+		err = fmt.Errorf("write staged %s object: %w", s.t, mapErr(err))
+	}
+	return n, err
+}
+
+// Commit makes the object durable under name: fsync, then a name in its
+// folder (a link of the unnamed file to a temporary name, renamed into
+// place), then an fsync of the folder.
+func (s *staged) Commit(ctx context.Context, name string) (err error) {
+	h := backend.Handle{Type: s.t, Name: name}
+	defer func() {
+		if err != nil {
+			s.Abort()
+		}
+	}()
+	if err := h.Valid(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("save %s: fsync: %w", h, mapErr(err))
+	}
+	final := s.b.path(h)
+	dir := filepath.Dir(final)
+	if err := mkdirAll(s.b.root, dir); err != nil {
+		return fmt.Errorf("save %s: %w", h, mapErr(err))
+	}
+	if s.tmp == "" {
+		if s.tmp, err = linkUnnamed(s.f, dir); err != nil {
+			return fmt.Errorf("save %s: %w", h, mapErr(err))
+		}
+	}
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("save %s: close: %w", h, mapErr(err))
+	}
+	s.f = nil
+	if err := os.Rename(s.tmp, final); err != nil {
+		return fmt.Errorf("save %s: rename: %w", h, mapErr(err))
+	}
+	s.tmp = ""
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("save %s: fsync folder: %w", h, mapErr(err))
+	}
+	return nil
+}
+
+// linkUnnamed gives an O_TMPFILE file a temporary name in dir, through
+// /proc so that no capability is needed.
+func linkUnnamed(f *os.File, dir string) (string, error) {
+	proc := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	for range 10 {
+		tmp := filepath.Join(dir, tmpPrefix+strconv.FormatUint(uint64(rand.Uint32()), 36))
+		err := unix.Linkat(unix.AT_FDCWD, proc, unix.AT_FDCWD, tmp, unix.AT_SYMLINK_FOLLOW)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("link staged file: %w", err)
+		}
+		return tmp, nil
+	}
+	return "", fmt.Errorf("link staged file: no free temporary name in %s", dir)
+}
+
+// Abort discards the object.
+func (s *staged) Abort() {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+	if s.tmp != "" {
+		os.Remove(s.tmp)
+		s.tmp = ""
+	}
+}

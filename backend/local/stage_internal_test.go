@@ -1,0 +1,79 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cairnbackup/cairn/backend"
+)
+
+// TestStageLeavesNoTemporaryFiles runs a commit and an abort with unnamed
+// files and with temporary names, and checks that only the committed
+// object is left, 0600 in a 0700 folder.
+func TestStageLeavesNoTemporaryFiles(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		noTmpfile = named
+		t.Cleanup(func() { noTmpfile = false })
+		dir := filepath.Join(t.TempDir(), "repo")
+		be, err := Create(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for _, commit := range []bool{true, false} {
+			s, err := be.Stage(ctx, backend.PackFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Write([]byte("pack bytes")); err != nil {
+				t.Fatal(err)
+			}
+			if (s.(*staged).tmp == "") == named {
+				t.Fatalf("named=%v: staged file has temporary name %q", named, s.(*staged).tmp)
+			}
+			if !commit {
+				s.Abort()
+				continue
+			}
+			if err := s.Commit(ctx, strings.Repeat("cd", 32)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var files []string
+		err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			want := fs.FileMode(0o600)
+			if d.IsDir() {
+				want = fs.ModeDir | 0o700
+			}
+			if fi.Mode() != want {
+				t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
+			}
+			if !d.IsDir() {
+				files = append(files, strings.TrimPrefix(p, dir+"/"))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "data/cd/" + strings.Repeat("cd", 32)
+		if len(files) != 1 || files[0] != want {
+			t.Fatalf("named=%v: files %v, want only %s", named, files, want)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, want)); !bytes.Equal(b, []byte("pack bytes")) {
+			t.Fatalf("committed object holds %q", b)
+		}
+	}
+}
