@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -14,9 +15,10 @@ import (
 
 // packerManager fills one open pack per blob type and uploads full packs
 // in the background, with a bounded number of uploads in flight. Packs are
-// written to temporary files (unlinked at once, so a crash leaves nothing)
-// rather than memory, so the process's memory does not grow with the pack
-// size or the number of uploads in flight.
+// written to files rather than memory, so the process's memory does not
+// grow with the pack size or the number of uploads in flight: in place when
+// the backend can stage objects (a local folder), else to temporary files
+// (unlinked at once, so a crash leaves nothing) that are then uploaded.
 type packerManager struct {
 	be       backend.Backend
 	sealer   *crypto.Key
@@ -24,17 +26,30 @@ type packerManager struct {
 	tmpDir   string                                               // where pack files are built; "" means os.TempDir
 	uploaded func(ctx context.Context, info index.PackInfo) error // called after a pack is durable
 
-	mu   sync.Mutex
-	open map[pack.BlobType]*openPack
-	err  error // first upload failure; sticky
+	mu      sync.Mutex
+	open    map[pack.BlobType]*openPack
+	err     error // first upload failure; sticky
+	noStage bool  // the backend cannot stage packs in place
 
 	slots chan struct{} // one token per upload in flight
 	wg    sync.WaitGroup
 }
 
+// openPack is a pack being filled: either staged in the backend or in a
+// temporary file to upload.
 type openPack struct {
-	f *os.File
-	w *pack.Writer
+	staged backend.Staged
+	f      *os.File
+	w      *pack.Writer
+}
+
+// discard drops a pack that will not be stored.
+func (op *openPack) discard() {
+	if op.staged != nil {
+		op.staged.Abort()
+		return
+	}
+	op.f.Close()
 }
 
 func newPackerManager(be backend.Backend, sealer *crypto.Key, packSize, uploads int, tmpDir string, uploaded func(context.Context, index.PackInfo) error) *packerManager {
@@ -45,8 +60,19 @@ func newPackerManager(be backend.Backend, sealer *crypto.Key, packSize, uploads 
 	}
 }
 
-// newOpenPack creates an anonymous temporary file for a pack.
-func (m *packerManager) newOpenPack() (*openPack, error) {
+// newOpenPack stages a pack in the backend or, when it cannot stage,
+// creates an anonymous temporary file for it. Called with m.mu held.
+func (m *packerManager) newOpenPack(ctx context.Context) (*openPack, error) {
+	if st, ok := m.be.(backend.Stager); ok && !m.noStage {
+		staged, err := st.Stage(ctx, backend.PackFile)
+		if err == nil {
+			return &openPack{staged: staged, w: pack.NewWriter(staged)}, nil
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return nil, fmt.Errorf("stage pack: %w", err)
+		}
+		m.noStage = true
+	}
 	if m.tmpDir != "" {
 		if err := os.MkdirAll(m.tmpDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create folder for temporary packs: %w", err)
@@ -71,7 +97,7 @@ func (m *packerManager) add(ctx context.Context, s sealed) error {
 	op := m.open[s.t]
 	if op == nil {
 		var err error
-		if op, err = m.newOpenPack(); err != nil {
+		if op, err = m.newOpenPack(ctx); err != nil {
 			m.mu.Unlock()
 			return err
 		}
@@ -97,21 +123,20 @@ func (m *packerManager) add(ctx context.Context, s sealed) error {
 func (m *packerManager) upload(ctx context.Context, op *openPack) error {
 	info, err := op.w.Finish(m.sealer)
 	if err != nil {
-		op.f.Close()
+		op.discard()
 		return m.setErr(fmt.Errorf("finish pack: %w", err))
 	}
 	select {
 	case m.slots <- struct{}{}:
 	case <-ctx.Done():
-		op.f.Close()
+		op.discard()
 		return m.setErr(fmt.Errorf("pack of %d blobs not uploaded: %w", len(info.Entries), ctx.Err()))
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer func() { <-m.slots }()
-		err := m.store(ctx, backend.NewSectionReader(op.f, info.Size), info)
-		op.f.Close()
+		err := m.store(ctx, op, info)
 		if err != nil {
 			m.setErr(err)
 		}
@@ -131,9 +156,17 @@ func (m *packerManager) setErr(err error) error {
 	return err
 }
 
-func (m *packerManager) store(ctx context.Context, rd backend.RewindReader, info pack.Info) error {
-	h := backend.Handle{Type: backend.PackFile, Name: info.ID.String()}
-	if err := m.be.Save(ctx, h, rd); err != nil {
+// store makes a finished pack durable under its name, then reports it.
+func (m *packerManager) store(ctx context.Context, op *openPack, info pack.Info) error {
+	var err error
+	if op.staged != nil {
+		err = op.staged.Commit(ctx, info.ID.String())
+	} else {
+		h := backend.Handle{Type: backend.PackFile, Name: info.ID.String()}
+		err = m.be.Save(ctx, h, backend.NewSectionReader(op.f, info.Size))
+		op.f.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("upload pack %s: %w", info.ID.Short(), err)
 	}
 	return m.uploaded(ctx, index.PackInfo{ID: info.ID, Size: info.Size, Blobs: info.Entries})
