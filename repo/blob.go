@@ -3,6 +3,7 @@ package repo
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -23,7 +24,9 @@ type blobCodec struct {
 	key    *crypto.MasterKey
 	enc    *zstd.Encoder // nil when compression is off
 	dec    *zstd.Decoder
-	verify bool // re-open every sealed blob before it is packed
+	verify bool // decompress every compressed blob again before it is sealed
+
+	scratch sync.Pool // of *scratch
 }
 
 func newBlobCodec(key *crypto.MasterKey, compression string, verify bool) (*blobCodec, error) {
@@ -47,7 +50,7 @@ func newBlobCodec(key *crypto.MasterKey, compression string, verify bool) (*blob
 		// almost nothing and keeps each encoder's history at 2 MiB, not 8.
 		c.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level),
 			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithZeroFrames(true),
-			zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(2<<20))
+			zstd.WithEncoderCRC(false), zstd.WithWindowSize(2<<20))
 		if err != nil {
 			return nil, err
 		}
@@ -55,33 +58,68 @@ func newBlobCodec(key *crypto.MasterKey, compression string, verify bool) (*blob
 	return c, nil
 }
 
-// sealed is a blob ready for a pack.
+// sealed is a blob ready for a pack. Its bytes may live in a reused
+// buffer: once they are written, release hands the buffer back.
 type sealed struct {
-	t      pack.BlobType
-	id     crypto.ID
-	bytes  []byte
-	rawLen uint32 // 0 = stored uncompressed
+	t       pack.BlobType
+	id      crypto.ID
+	bytes   []byte
+	rawLen  uint32 // 0 = stored uncompressed
+	scratch *scratch
+	codec   *blobCodec
+}
+
+// scratch is one sealing's working space, reused across blobs so that a
+// snapshot does not allocate (and the runtime clear) megabytes per chunk.
+type scratch struct{ comp, out, check []byte }
+
+// release returns the blob's buffers for reuse; s.bytes must not be used
+// afterwards.
+func (s *sealed) release() {
+	if s.scratch == nil {
+		return
+	}
+	s.scratch.out = s.bytes[:0]
+	s.codec.scratch.Put(s.scratch)
+	s.scratch, s.bytes = nil, nil
+}
+
+func (c *blobCodec) getScratch() *scratch {
+	if sc, ok := c.scratch.Get().(*scratch); ok {
+		return sc
+	}
+	return &scratch{}
 }
 
 // seal compresses plain (when that saves space) and seals it, binding the
-// blob's type and id. With verify set it opens the result again and checks
-// that it hashes to id, so a bit flipped in memory never reaches storage.
+// blob's type and id. With verify set, a compressed payload is
+// decompressed again and must hash to id before it is sealed, so neither a
+// compressor fault nor a bit flipped in memory on the way reaches storage
+// unnoticed.
 func (c *blobCodec) seal(t pack.BlobType, id crypto.ID, plain []byte) (sealed, error) {
+	sc := c.getScratch()
 	payload, rawLen := plain, uint32(0)
 	if c.enc != nil && len(plain) >= minCompressSize {
-		comp := c.enc.EncodeAll(plain, make([]byte, 0, len(plain)))
+		comp := c.enc.EncodeAll(plain, sc.comp[:0])
+		sc.comp = comp[:0]
 		if len(comp) < len(plain) {
 			payload, rawLen = comp, uint32(len(plain))
 		}
 	}
-	s := sealed{t: t, id: id, rawLen: rawLen}
-	s.bytes = c.key.Sealer().Seal(make([]byte, 0, len(payload)+crypto.Overhead), payload, pack.BlobAD(t, id))
-	if c.verify {
-		e := pack.Entry{Type: t, Length: uint32(len(s.bytes)), RawLength: rawLen, ID: id}
-		if _, err := c.open(e, s.bytes, make([]byte, 0, len(plain))); err != nil {
-			return sealed{}, fmt.Errorf("verify sealed blob %s before packing: %w", id.Short(), err)
+	if c.verify && rawLen != 0 {
+		check := sc.check[:0]
+		if cap(check) < len(plain) {
+			check = make([]byte, 0, len(plain))
+		}
+		sc.check = check
+		e := pack.Entry{Type: t, RawLength: rawLen, ID: id}
+		if _, err := c.plaintext(e, payload, check); err != nil {
+			c.scratch.Put(sc)
+			return sealed{}, fmt.Errorf("verify compressed blob %s before packing: %w", id.Short(), err)
 		}
 	}
+	s := sealed{t: t, id: id, rawLen: rawLen, scratch: sc, codec: c}
+	s.bytes = c.key.Sealer().Seal(sc.out[:0], payload, pack.BlobAD(t, id))
 	return s, nil
 }
 

@@ -36,8 +36,10 @@ func (r *Repository) SaveBlobWithID(ctx context.Context, t BlobType, id ID, plai
 		return 0, err
 	}
 	s, err := r.codec.seal(t, id, plain)
+	n := len(s.bytes)
 	if err == nil {
 		err = r.packer.add(ctx, s)
+		s.release()
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -45,7 +47,7 @@ func (r *Repository) SaveBlobWithID(ctx context.Context, t BlobType, id ID, plai
 		r.mu.Unlock()
 		return 0, err
 	}
-	return len(s.bytes), nil
+	return n, nil
 }
 
 // reserve reports whether the blob is known; if not, it marks it as being

@@ -228,7 +228,7 @@ func storeThroughRepository(chunks [][]byte, cacheDir string) ([]storedBlob, *re
 func stageEncoder(b *testing.B, level zstd.EncoderLevel) *zstd.Encoder {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level),
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithZeroFrames(true),
-		zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(2<<20))
+		zstd.WithEncoderCRC(false), zstd.WithWindowSize(2<<20))
 	if err != nil {
 		b.Fatal(err)
 	}
