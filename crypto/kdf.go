@@ -3,6 +3,7 @@ package crypto
 import (
 	"encoding/hex"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -50,6 +51,10 @@ func DeriveKey(password, salt []byte, p KDFParams) (*Key, error) {
 	}
 	k := argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, KeySize)
 	defer clear(k)
+	// argon2 leaves its whole memory (64 MiB by default) as garbage: hand it
+	// back to the operating system now, so that it does not stay resident
+	// underneath whatever the command does next and add to its peak.
+	debug.FreeOSMemory()
 	return NewKey(k)
 }
 
