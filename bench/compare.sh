@@ -2,7 +2,10 @@
 # Compares cairn with restic (Debian's package) on the same data in one run:
 # first snapshot, unchanged second snapshot, full restore and one-file dump on
 # three corpora, printing wall time, peak RSS (/usr/bin/time) and repository
-# size as a Markdown table.
+# size as a Markdown table. Both tools open their repositories with a
+# password; the last column repeats cairn's steps with a key file (no KDF,
+# the way timers and cron jobs run it), since argon2id's 64 MiB sets a floor
+# under every password-opened command's peak memory.
 #
 #   bench/compare.sh [WORKDIR]        default ${TMPDIR:-/tmp}/cairn-bench
 #
@@ -10,7 +13,7 @@
 # src (~11k small files), 1 GiB of generated application logs, one 2 GiB mixed
 # binary file. Set CORPORA="src logs" to run a subset, LOG_SIZE/BIN_SIZE (bytes)
 # for smaller corpora, RUNS for the repetitions (median shown, default 3).
-# Needs about (2 x RUNS + 2) x the corpus size in free disk.
+# Needs about (3 x RUNS + 2) x the corpus size in free disk.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-bench}
@@ -32,7 +35,7 @@ export RESTIC_PASSWORD_FILE=$work/pw
 declare -A dumpfile=([src]=net/http/server.go [logs]=service.log [binary]=mixed.bin)
 
 results=$work/results.md
-printf '| corpus | step | cairn s | restic s | speed-up | cairn RSS MiB | restic RSS MiB |\n|---|---|---:|---:|---:|---:|---:|\n' > "$results"
+printf '| corpus | step | cairn s | restic s | speed-up | cairn RSS MiB | restic RSS MiB | cairn --key-file s / RSS MiB |\n|---|---|---:|---:|---:|---:|---:|---:|\n' > "$results"
 
 # measure OUT CMD...: runs CMD, appends "seconds maxrss_kib" to OUT. It
 # first waits for earlier writes to reach the disk, so that no step pays for
@@ -49,11 +52,11 @@ measure() {
 # median FILE: the run with the median time, as "seconds maxrss_kib".
 median() { grep -E '^[0-9.]+ [0-9]+$' "$1" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
-row() { # corpus step cairn-out restic-out
-  local cs cr rs rr
-  read -r cs cr <<< "$(median "$3")"; read -r rs rr <<< "$(median "$4")"
-  awk -v c="$1" -v s="$2" -v cs="$cs" -v rs="$rs" -v cr="$cr" -v rr="$rr" 'BEGIN {
-    printf "| %s | %s | %.2f | %.2f | %.2fx | %.0f | %.0f |\n", c, s, cs, rs, (cs > 0 ? rs / cs : 0), cr / 1024, rr / 1024 }' >> "$results"
+row() { # corpus step cairn-out restic-out cairn-key-file-out
+  local cs cr rs rr ks kr
+  read -r cs cr <<< "$(median "$3")"; read -r rs rr <<< "$(median "$4")"; read -r ks kr <<< "$(median "$5")"
+  awk -v c="$1" -v s="$2" -v cs="$cs" -v rs="$rs" -v cr="$cr" -v rr="$rr" -v ks="$ks" -v kr="$kr" 'BEGIN {
+    printf "| %s | %s | %.2f | %.2f | %.2fx | %.0f | %.0f | %.2f / %.0f |\n", c, s, cs, rs, (cs > 0 ? rs / cs : 0), cr / 1024, rr / 1024, ks, kr / 1024 }' >> "$results"
 }
 
 # one_run C N: the four steps of both tools on corpus C, run number N.
@@ -62,8 +65,12 @@ one_run() {
   mkdir -p "$r"
   cairn=("$work/cairn" -r "$r/cairn-repo" --password-file "$work/pw" --cache-dir "$r/cairn-cache")
   restic=(restic -q -r "$r/restic-repo" --cache-dir "$r/restic-cache")
+  # the same steps with a key file instead of a password (no KDF), in a
+  # repository of its own: the way a timer or cron job runs cairn
+  cairnk=("$work/cairn" -r "$r/cairn-k-repo" --key-file "$r/cairn.key" --cache-dir "$r/cairn-k-cache")
   "${cairn[@]}" init > /dev/null
   "${restic[@]}" init > /dev/null
+  "${cairnk[@]}" init > /dev/null
   measure "$work/run/c1" "${cairn[@]}" snapshot "$data"
   measure "$work/run/r1" "${restic[@]}" backup "$data"
   measure "$work/run/c2" "${cairn[@]}" snapshot "$data"
@@ -73,22 +80,26 @@ one_run() {
   cmp -s "$data/${dumpfile[$c]}" "$r/cairn-out$data/${dumpfile[$c]}" || { echo "compare: cairn restored $c wrongly" >&2; exit 1; }
   measure "$work/run/c4" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
   measure "$work/run/r4" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
+  measure "$work/run/k1" "${cairnk[@]}" snapshot "$data"
+  measure "$work/run/k2" "${cairnk[@]}" snapshot "$data"
+  measure "$work/run/k3" "${cairnk[@]}" restore latest --target "$r/cairn-k-out"
+  measure "$work/run/k4" "${cairnk[@]}" dump latest "$data/${dumpfile[$c]}"
 }
 
 for c in $corpora; do
   data=$work/corpus/$c
   # Deleting many files makes ext4 slow to create new ones for a while
-  # (it skips recently freed inodes): clear the last corpus's runs first and
-  # let the file system settle; within a corpus nothing is deleted.
-  rm -rf "$work/run" && sync && sleep 30 && mkdir -p "$work/run"
+  # (it skips inodes freed in the last 60 s): clear the last corpus's runs
+  # first and let the file system settle; within a corpus nothing is deleted.
+  rm -rf "$work/run" && sync && sleep 65 && mkdir -p "$work/run"
   cat $(find "$data" -type f) > /dev/null # same warm page cache for both tools
   for n in $(seq "$runs"); do one_run "$c" "$n"; done
-  row "$c" "first snapshot" "$work/run/c1" "$work/run/r1"
-  row "$c" "unchanged snapshot" "$work/run/c2" "$work/run/r2"
-  row "$c" "full restore" "$work/run/c3" "$work/run/r3"
-  row "$c" "dump one file" "$work/run/c4" "$work/run/r4"
+  row "$c" "first snapshot" "$work/run/c1" "$work/run/r1" "$work/run/k1"
+  row "$c" "unchanged snapshot" "$work/run/c2" "$work/run/r2" "$work/run/k2"
+  row "$c" "full restore" "$work/run/c3" "$work/run/r3" "$work/run/k3"
+  row "$c" "dump one file" "$work/run/c4" "$work/run/r4" "$work/run/k4"
   cs=$(du -sm "$work/run/1/cairn-repo" | cut -f1); rs=$(du -sm "$work/run/1/restic-repo" | cut -f1); ds=$(du -sm "$data" | cut -f1)
-  printf '| %s | repository size (data %s MiB) | %s MiB | %s MiB | | | |\n' "$c" "$ds" "$cs" "$rs" >> "$results"
+  printf '| %s | repository size (data %s MiB) | %s MiB | %s MiB | | | | |\n' "$c" "$ds" "$cs" "$rs" >> "$results"
 done
 rm -rf "$work/run"
 echo
