@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -30,9 +31,11 @@ func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged
 	if err := mkdirAll(b.root, dir); err != nil {
 		return nil, fmt.Errorf("stage %s: %w", t, mapErr(err))
 	}
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, fileMode)
-	if err == nil && !noTmpfile {
-		return &staged{b: b, t: t, f: os.NewFile(uintptr(fd), dir+"/(unnamed)")}, nil
+	if !noTmpfile && procFD() {
+		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, fileMode)
+		if err == nil {
+			return &staged{b: b, t: t, f: os.NewFile(uintptr(fd), dir+"/(unnamed)")}, nil
+		}
 	}
 	f, err := os.CreateTemp(dir, tmpPrefix+"*")
 	if err != nil {
@@ -49,6 +52,13 @@ func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged
 // noTmpfile makes Stage use a temporary name, as on file systems without
 // O_TMPFILE; tests set it.
 var noTmpfile bool
+
+// procFD reports whether /proc/self/fd is there to name an unnamed file by;
+// without it (a chroot or container without /proc) Stage uses named files.
+var procFD = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+})
 
 // staged is an object being written by Stage.
 type staged struct {
