@@ -70,6 +70,7 @@ one_run() {
   cairnk=("$work/cairn" -r "$r/cairn-k-repo" --key-file "$r/cairn.key" --cache-dir "$r/cairn-k-cache")
   "${cairn[@]}" init > /dev/null
   "${restic[@]}" init > /dev/null
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$r/cairn.key" && chmod 600 "$r/cairn.key"
   "${cairnk[@]}" init > /dev/null
   measure "$work/run/c1" "${cairn[@]}" snapshot "$data"
   measure "$work/run/r1" "${restic[@]}" backup "$data"
