@@ -37,13 +37,22 @@ declare -A dumpfile=([src]=net/http/server.go [logs]=service.log [binary]=mixed.
 results=$work/results.md
 printf '| corpus | step | cairn s | restic s | speed-up | cairn RSS MiB | restic RSS MiB | cairn --key-file s / RSS MiB |\n|---|---|---:|---:|---:|---:|---:|---:|\n' > "$results"
 
-# measure OUT CMD...: runs CMD, appends "seconds maxrss_kib" to OUT. It
-# first waits for earlier writes to reach the disk, so that no step pays for
-# the writeback of the one before (gigabytes of dirty pages otherwise slow
-# whichever tool runs next).
+# measure OUT WARM CMD...: runs CMD, appends "seconds maxrss_kib" to OUT.
+# It first waits for earlier writes to reach the disk, so that no step pays
+# for the writeback of the one before, then (as root, unless FRESH_CACHE=0)
+# empties the page cache and reads back the step's inputs, WARM (paths
+# separated by ":"). Each step so starts from the same memory state: after
+# a few gigabytes of restores the kernel's page-cache upkeep otherwise
+# doubles or triples the system time of whichever tool writes next, more
+# noise than signal.
 measure() {
-  local out=$1; shift
+  local out=$1 warm=$2; shift 2
   sync
+  if [ "${FRESH_CACHE:-1}" = 1 ] && [ -w /proc/sys/vm/drop_caches ]; then
+    echo 1 > /proc/sys/vm/drop_caches
+    local IFS=:
+    for p in $warm; do find "$p" -type f -exec cat {} + > /dev/null; done
+  fi
   if ! /usr/bin/time -f "%e %M" -a -o "$out" "$@" > /dev/null 2> "$out.err"; then
     echo "compare: failed: $*" >&2; cat "$out.err" >&2; exit 1
   fi
@@ -72,19 +81,20 @@ one_run() {
   "${restic[@]}" init > /dev/null
   od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$r/cairn.key" && chmod 600 "$r/cairn.key"
   "${cairnk[@]}" init > /dev/null
-  measure "$work/run/c1" "${cairn[@]}" snapshot "$data"
-  measure "$work/run/r1" "${restic[@]}" backup "$data"
-  measure "$work/run/c2" "${cairn[@]}" snapshot "$data"
-  measure "$work/run/r2" "${restic[@]}" backup "$data"
-  measure "$work/run/c3" "${cairn[@]}" restore latest --target "$r/cairn-out"
-  measure "$work/run/r3" "${restic[@]}" restore latest --target "$r/restic-out"
+  local cw="$data:$r/cairn-repo:$r/cairn-cache" rw="$data:$r/restic-repo:$r/restic-cache" kw="$data:$r/cairn-k-repo:$r/cairn-k-cache"
+  measure "$work/run/c1" "$cw" "${cairn[@]}" snapshot "$data"
+  measure "$work/run/r1" "$rw" "${restic[@]}" backup "$data"
+  measure "$work/run/c2" "$cw" "${cairn[@]}" snapshot "$data"
+  measure "$work/run/r2" "$rw" "${restic[@]}" backup "$data"
+  measure "$work/run/c3" "$cw" "${cairn[@]}" restore latest --target "$r/cairn-out"
+  measure "$work/run/r3" "$rw" "${restic[@]}" restore latest --target "$r/restic-out"
   cmp -s "$data/${dumpfile[$c]}" "$r/cairn-out$data/${dumpfile[$c]}" || { echo "compare: cairn restored $c wrongly" >&2; exit 1; }
-  measure "$work/run/c4" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
-  measure "$work/run/r4" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
-  measure "$work/run/k1" "${cairnk[@]}" snapshot "$data"
-  measure "$work/run/k2" "${cairnk[@]}" snapshot "$data"
-  measure "$work/run/k3" "${cairnk[@]}" restore latest --target "$r/cairn-k-out"
-  measure "$work/run/k4" "${cairnk[@]}" dump latest "$data/${dumpfile[$c]}"
+  measure "$work/run/c4" "$cw" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
+  measure "$work/run/r4" "$rw" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
+  measure "$work/run/k1" "$kw" "${cairnk[@]}" snapshot "$data"
+  measure "$work/run/k2" "$kw" "${cairnk[@]}" snapshot "$data"
+  measure "$work/run/k3" "$kw" "${cairnk[@]}" restore latest --target "$r/cairn-k-out"
+  measure "$work/run/k4" "$kw" "${cairnk[@]}" dump latest "$data/${dumpfile[$c]}"
 }
 
 for c in $corpora; do
@@ -93,7 +103,6 @@ for c in $corpora; do
   # (it skips inodes freed in the last 60 s): clear the last corpus's runs
   # first and let the file system settle; within a corpus nothing is deleted.
   rm -rf "$work/run" && sync && sleep 65 && mkdir -p "$work/run"
-  cat $(find "$data" -type f) > /dev/null # same warm page cache for both tools
   for n in $(seq "$runs"); do one_run "$c" "$n"; done
   row "$c" "first snapshot" "$work/run/c1" "$work/run/r1" "$work/run/k1"
   row "$c" "unchanged snapshot" "$work/run/c2" "$work/run/r2" "$work/run/k2"
