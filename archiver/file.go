@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,9 +29,23 @@ type fileJob struct {
 
 // blobJob asks a blob worker to hash, compress, seal and pack one chunk.
 type blobJob struct {
+	buf *chunkBuf
+	res *blobResult
+	wg  *sync.WaitGroup
+}
+
+// chunkBuf is a copy of one chunk of a large file, shared by the blob
+// worker that stores it and the file's hash lane; the last of the two to
+// finish returns its bytes to the memory budget.
+type chunkBuf struct {
 	data []byte
-	res  *blobResult
-	wg   *sync.WaitGroup
+	refs atomic.Int32
+}
+
+func (a *archiver) releaseChunk(b *chunkBuf) {
+	if b.refs.Add(-1) == 0 {
+		a.mem.Release(int64(len(b.data)))
+	}
 }
 
 type blobResult struct {
@@ -71,8 +86,8 @@ func (a *archiver) fileWorker(ctx context.Context) {
 
 func (a *archiver) blobWorker(ctx context.Context) {
 	for job := range a.blobs {
-		a.saveChunk(ctx, job.data, job.res)
-		a.mem.Release(int64(len(job.data)))
+		a.saveChunk(ctx, job.buf.data, job.res)
+		a.releaseChunk(job.buf)
 		job.wg.Done()
 	}
 }
@@ -186,19 +201,60 @@ type fileReader struct {
 	wg     sync.WaitGroup
 	inline bool // small file: store chunks in this goroutine
 	size   uint64
+
+	// lane feeds a large file's chunks and holes, in order, to a goroutine
+	// that computes the content hash, so that hashing overlaps chunking
+	// instead of following it on the file worker (one big file otherwise
+	// leaves a core idle). nil for small files, hashed inline.
+	lane     chan laneItem
+	laneDone chan struct{}
+}
+
+// laneItem is a chunk to hash, or (buf nil) a hole of zeros bytes.
+type laneItem struct {
+	buf   *chunkBuf
+	zeros uint64
+}
+
+func (fr *fileReader) startLane() {
+	fr.lane, fr.laneDone = make(chan laneItem, 8), make(chan struct{})
+	go func() {
+		defer close(fr.laneDone)
+		for it := range fr.lane {
+			if it.buf == nil {
+				hashZeros(fr.hasher, it.zeros)
+				continue
+			}
+			fr.hasher.Write(it.buf.data)
+			fr.a.releaseChunk(it.buf)
+		}
+	}()
+}
+
+// wait waits for the blob workers and the hash lane to finish the file.
+func (fr *fileReader) wait() {
+	fr.wg.Wait()
+	if fr.lane != nil {
+		close(fr.lane)
+		<-fr.laneDone
+		fr.lane = nil
+	}
 }
 
 // readContent reads a whole file. Sparse files are read by their data
 // regions only; their holes are recorded, not stored.
 func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t) (content, error) {
 	fr := &fileReader{a: a, ch: ch, hasher: repo.NewContentHasher(), inline: st.Size < chunk.MinSize}
+	if !fr.inline {
+		fr.startLane()
+	}
 	var err error
 	if st.Blocks*512 < st.Size {
 		err = fr.readSparse(ctx, f, st.Size)
 	} else {
 		err = fr.chunkRegion(ctx, f)
 	}
-	fr.wg.Wait()
+	fr.wait()
 	if err != nil {
 		return content{}, err
 	}
@@ -208,8 +264,9 @@ func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.Fil
 // readStream reads a stream (standard input) as one file.
 func (a *archiver) readStream(ctx context.Context, r io.Reader) (content, error) {
 	fr := &fileReader{a: a, ch: chunk.New(a.repo.Config().Polynomial), hasher: repo.NewContentHasher()}
+	fr.startLane()
 	err := fr.chunkRegion(ctx, r)
-	fr.wg.Wait()
+	fr.wait()
 	if err != nil {
 		return content{}, err
 	}
@@ -242,7 +299,6 @@ func (fr *fileReader) chunkRegion(ctx context.Context, r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		fr.hasher.Write(data)
 		fr.size += uint64(len(data))
 		fr.a.sum.bytesRead.Add(uint64(len(data)))
 		if fr.a.prog != nil {
@@ -251,20 +307,23 @@ func (fr *fileReader) chunkRegion(ctx context.Context, r io.Reader) error {
 		}
 		res := &blobResult{length: uint64(len(data))}
 		fr.parts = append(fr.parts, res)
-		if fr.inline {
+		if fr.lane == nil {
+			fr.hasher.Write(data)
 			fr.a.saveChunk(ctx, data, res)
 			continue
 		}
 		if err := fr.a.mem.Acquire(ctx, int64(len(data))); err != nil {
 			return err
 		}
-		buf := make([]byte, len(data))
-		copy(buf, data)
+		buf := &chunkBuf{data: make([]byte, len(data))}
+		copy(buf.data, data)
+		buf.refs.Store(2)
+		fr.lane <- laneItem{buf: buf}
 		fr.wg.Add(1)
 		select {
-		case fr.a.blobs <- blobJob{data: buf, res: res, wg: &fr.wg}:
+		case fr.a.blobs <- blobJob{buf: buf, res: res, wg: &fr.wg}:
 		case <-ctx.Done():
-			fr.a.mem.Release(int64(len(buf)))
+			fr.a.releaseChunk(buf)
 			fr.wg.Done()
 			return ctx.Err()
 		}
@@ -280,9 +339,17 @@ func (fr *fileReader) hole(n uint64) {
 	if fr.a.prog != nil {
 		fr.a.prog.BytesDone.Add(n)
 	}
+	if fr.lane != nil {
+		fr.lane <- laneItem{zeros: n}
+		return
+	}
+	hashZeros(fr.hasher, n)
+}
+
+func hashZeros(h hash.Hash, n uint64) {
 	for n > 0 {
 		k := min(n, uint64(len(zeros)))
-		fr.hasher.Write(zeros[:k])
+		h.Write(zeros[:k])
 		n -= k
 	}
 }

@@ -51,7 +51,7 @@ measure() {
   if [ "${FRESH_CACHE:-1}" = 1 ] && [ -w /proc/sys/vm/drop_caches ]; then
     echo 1 > /proc/sys/vm/drop_caches
     local IFS=:
-    for p in $warm; do find "$p" -type f -exec cat {} + > /dev/null; done
+    for p in $warm; do if [ -e "$p" ]; then find "$p" -type f -exec cat {} + > /dev/null; fi; done
   fi
   if ! /usr/bin/time -f "%e %M" -a -o "$out" "$@" > /dev/null 2> "$out.err"; then
     echo "compare: failed: $*" >&2; cat "$out.err" >&2; exit 1
