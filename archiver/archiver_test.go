@@ -220,3 +220,53 @@ func mustLstat(t *testing.T, p string) os.FileInfo {
 }
 
 func devOf(fi os.FileInfo) uint64 { return uint64(fi.Sys().(*syscall.Stat_t).Dev) }
+
+// TestContentHashes: a file's content hash is the hash of all its bytes,
+// holes included, whether it was hashed inline (small), on the hash lane
+// (large, sparse or not) or read from standard input.
+func TestContentHashes(t *testing.T) {
+	r := newRepo(t)
+	ctx := context.Background()
+	src := t.TempDir()
+	write(t, filepath.Join(src, "small"), 1000)
+	write(t, filepath.Join(src, "large"), 5<<20+123)
+	sparse := filepath.Join(src, "sparse")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(strings.Repeat("data in the middle of holes\n", 40000))
+	if _, err := f.WriteAt(data, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(8 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	res, err := archiver.Snapshot(ctx, r, archiver.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"small", "large", "sparse"} {
+		want, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := restorer.Lookup(ctx, r, res.Snapshot.Tree, filepath.Join(src, name))
+		if err != nil || n == nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n.Size != uint64(len(want)) || n.Hash != repo.ContentHashOf(want) {
+			t.Errorf("%s: size %d hash %s, want %d %s", name, n.Size, n.Hash.Short(), len(want), repo.ContentHashOf(want).Short())
+		}
+	}
+	big := strings.Repeat("standard input, more than one chunk\n", 100000)
+	res, err = archiver.Snapshot(ctx, r, archiver.Options{Stdin: strings.NewReader(big), StdinName: "big.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := restorer.Lookup(ctx, r, res.Snapshot.Tree, "/big.txt")
+	if err != nil || n.Hash != repo.ContentHashOf([]byte(big)) {
+		t.Fatalf("stdin: %+v %v", n, err)
+	}
+}
