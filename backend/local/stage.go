@@ -34,7 +34,7 @@ func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged
 	if !noTmpfile && procFD() {
 		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, fileMode)
 		if err == nil {
-			return &staged{b: b, t: t, f: os.NewFile(uintptr(fd), dir+"/(unnamed)")}, nil
+			return &staged{b: b, t: t, f: os.NewFile(uintptr(fd), filepath.Join(dir, "(new object)"))}, nil
 		}
 	}
 	f, err := os.CreateTemp(dir, tmpPrefix+"*")

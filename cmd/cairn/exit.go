@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -73,4 +74,7 @@ func printError(w io.Writer, ctx context.Context, err error) {
 		return
 	}
 	fmt.Fprintf(w, "cairn: %v\n", err)
+	if errors.Is(err, backend.ErrNoSpace) {
+		fmt.Fprintln(w, "cairn: the repository's storage is full: free space (or raise the quota) and run the command again; nothing half-written was left under a real name")
+	}
 }
