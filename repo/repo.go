@@ -47,7 +47,8 @@ type Options struct {
 	Now func() time.Time
 	// Uploads bounds pack uploads in flight; 0 means 2.
 	Uploads int
-	// NoVerify skips re-opening each blob after sealing it.
+	// NoVerify skips decompressing and re-hashing each compressed blob
+	// before it is sealed (for the stage benchmark, which measures its cost).
 	NoVerify bool
 	// LockRefresh overrides LockRefreshInterval (for tests).
 	LockRefresh time.Duration
