@@ -76,27 +76,35 @@ func (c *Cache) pendingRows(start uint32) (rows, existing int, err error) {
 	return rows, existing, err
 }
 
-// scanPacks calls fn for every pack from packnum start on, with its record
-// and encoded entries, copying them out in chunks of read transactions.
-func (c *Cache) scanPacks(start uint32, fn func(pn uint32, rec *packRec, entries []byte) error) error {
-	type item struct {
-		pn      uint32
-		rec     packRec
-		entries []byte
-	}
-	from := num4(start)
-	for from != nil {
-		var items []item
-		err := c.view("scan packs", func(tx *bolt.Tx, b *buckets) error {
-			cur := b.packs().Cursor()
-			k, v := cur.Seek(from)
-			for ; k != nil && len(items) < scanChunk; k, v = cur.Next() {
-				rec, err := decodePackRec(v)
+// scanChunked walks a bucket in key order from key from (nil: its first
+// key), copying rows out with copyRow, at most scanChunk per read
+// transaction, and calls emit for each kept row between transactions, so
+// emit may use the cache. A missing bucket (bucket returns nil) is empty.
+// Errors of the scan are wrapped with op; emit's are returned as they are.
+func scanChunked[T any](c *Cache, op string, from []byte, bucket func(*buckets) *bolt.Bucket,
+	copyRow func(b *buckets, k, v []byte) (row T, keep bool, err error), emit func(T) error) error {
+	for first := true; first || from != nil; first = false {
+		var rows []T
+		err := c.view(op, func(tx *bolt.Tx, b *buckets) error {
+			rows = rows[:0]
+			bkt := bucket(b)
+			if bkt == nil {
+				from = nil
+				return nil
+			}
+			cur := bkt.Cursor()
+			k, v := cur.First()
+			if from != nil {
+				k, v = cur.Seek(from)
+			}
+			for ; k != nil && len(rows) < scanChunk; k, v = cur.Next() {
+				row, keep, err := copyRow(b, k, v)
 				if err != nil {
 					return err
 				}
-				pn := binary.BigEndian.Uint32(k)
-				items = append(items, item{pn: pn, rec: rec, entries: bytes.Clone(b.entries().Get(k))})
+				if keep {
+					rows = append(rows, row)
+				}
 				c.pager.tick(tx)
 			}
 			from = nil
@@ -106,15 +114,31 @@ func (c *Cache) scanPacks(start uint32, fn func(pn uint32, rec *packRec, entries
 			return nil
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("index: %s: %w", op, err)
 		}
-		for i := range items {
-			if err := fn(items[i].pn, &items[i].rec, items[i].entries); err != nil {
+		for _, r := range rows {
+			if err := emit(r); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// scanPacks calls fn for every pack from packnum start on, with its record
+// and encoded entries, copying them out in chunks of read transactions.
+func (c *Cache) scanPacks(start uint32, fn func(pn uint32, rec *packRec, entries []byte) error) error {
+	type item struct {
+		pn      uint32
+		rec     packRec
+		entries []byte
+	}
+	return scanChunked(c, "scan packs", num4(start), (*buckets).packs,
+		func(b *buckets, k, v []byte) (item, bool, error) {
+			rec, err := decodePackRec(v)
+			return item{pn: binary.BigEndian.Uint32(k), rec: rec, entries: bytes.Clone(b.entries().Get(k))}, err == nil, err
+		},
+		func(it item) error { return fn(it.pn, &it.rec, it.entries) })
 }
 
 // writeSorted writes (or deletes) the sorter's rows in key order.

@@ -92,39 +92,8 @@ func (c *Cache) DeleteMeta(bucket string, key []byte) error {
 // with copies of the key and value. It reads in chunks, so fn may call the
 // cache (PutMeta included); keys written meanwhile may or may not be seen.
 func (c *Cache) ForEachMeta(bucket string, fn func(key, value []byte) error) error {
-	var from []byte
-	for first := true; first || from != nil; first = false {
-		var keys, vals [][]byte
-		err := c.view("list meta", func(tx *bolt.Tx, b *buckets) error {
-			bkt := b.user().Bucket([]byte(bucket))
-			if bkt == nil {
-				from = nil
-				return nil
-			}
-			cur := bkt.Cursor()
-			k, v := cur.First()
-			if from != nil {
-				k, v = cur.Seek(from)
-			}
-			for ; k != nil && len(keys) < scanChunk; k, v = cur.Next() {
-				keys = append(keys, bytes.Clone(k))
-				vals = append(vals, append([]byte{}, v...))
-				c.pager.tick(tx)
-			}
-			from = nil
-			if k != nil {
-				from = bytes.Clone(k)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("index: list meta %s: %w", bucket, err)
-		}
-		for i := range keys {
-			if err := fn(keys[i], vals[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	type kv struct{ k, v []byte }
+	return scanChunked(c, "list meta "+bucket, nil, func(b *buckets) *bolt.Bucket { return b.user().Bucket([]byte(bucket)) },
+		func(_ *buckets, k, v []byte) (kv, bool, error) { return kv{bytes.Clone(k), bytes.Clone(v)}, true, nil },
+		func(r kv) error { return fn(r.k, r.v) })
 }

@@ -183,49 +183,18 @@ func latestCondemnation(b *buckets, id crypto.ID) (time.Time, bool) {
 // reads in chunks, so fn may call the cache, and a pack added or removed
 // meanwhile may or may not be seen.
 func (c *Cache) ForEachPack(fn func(p PackSummary) error) error {
-	var from []byte
-	for {
-		var chunk []PackSummary
-		err := c.view("list packs", func(tx *bolt.Tx, b *buckets) error {
-			chunk = chunk[:0]
-			cur := b.packs().Cursor()
-			k, v := cur.First()
-			if from != nil {
-				k, v = cur.Seek(from)
+	return scanChunked(c, "list packs", nil, (*buckets).packs,
+		func(b *buckets, _, v []byte) (PackSummary, bool, error) {
+			rec, err := decodePackRec(v)
+			if err != nil || !rec.visible() {
+				return PackSummary{}, false, err
 			}
-			for ; k != nil && len(chunk) < scanChunk; k, v = cur.Next() {
-				rec, err := decodePackRec(v)
-				if err != nil {
-					return err
-				}
-				if !rec.visible() {
-					continue
-				}
-				p := PackSummary{ID: rec.id, Size: int64(rec.size), Blobs: int(rec.nblobs)}
-				if rec.flags&packCondemned != 0 {
-					p.CondemnedAt, p.Condemned = latestCondemnation(b, rec.id)
-				}
-				chunk = append(chunk, p)
-				c.pager.tick(tx)
+			p := PackSummary{ID: rec.id, Size: int64(rec.size), Blobs: int(rec.nblobs)}
+			if rec.flags&packCondemned != 0 {
+				p.CondemnedAt, p.Condemned = latestCondemnation(b, rec.id)
 			}
-			from = nil
-			if k != nil {
-				from = bytes.Clone(k)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("index: list packs: %w", err)
-		}
-		for _, p := range chunk {
-			if err := fn(p); err != nil {
-				return err
-			}
-		}
-		if from == nil {
-			return nil
-		}
-	}
+			return p, true, nil
+		}, fn)
 }
 
 // Segments returns the ids of the ingested segments, sorted.
