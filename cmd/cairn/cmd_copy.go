@@ -97,21 +97,14 @@ func (g *globalOptions) openCopyDest(ctx context.Context, o copyOptions) (*repo.
 	if err != nil {
 		return nil, fmt.Errorf("copy destination: %w", err)
 	}
-	if _, err := repo.ReadHeader(ctx, be); err != nil {
-		be.Close()
-		return nil, fmt.Errorf("copy destination: %w", err)
-	}
-	creds, err := g.credentialsFrom(o.creds, location{addr: o.to}, false)
-	if errors.Is(err, errNoCredentials) {
-		err = errors.New("no password for the destination: use --to-password-file, --to-password-command or --to-key-file")
-	}
+	r, err := g.openOn(ctx, be, func() (repo.Credentials, error) {
+		creds, err := g.credentialsFrom(o.creds, location{addr: o.to}, false)
+		if errors.Is(err, errNoCredentials) {
+			err = errors.New("no password for the destination: use --to-password-file, --to-password-command or --to-key-file")
+		}
+		return creds, err
+	})
 	if err != nil {
-		be.Close()
-		return nil, err
-	}
-	r, err := repo.Open(ctx, be, creds, g.repoOptions())
-	if err != nil {
-		be.Close()
 		return nil, fmt.Errorf("copy destination %s: %w", o.to, err)
 	}
 	return r, nil

@@ -135,16 +135,23 @@ func (g *globalOptions) openRepo(ctx context.Context) (*repo.Repository, error) 
 	if err != nil {
 		return nil, err
 	}
+	return g.openOn(ctx, be, func() (repo.Credentials, error) { return g.credentials(loc, false) })
+}
+
+// openOn opens the repository stored in be, closing be if that fails. The
+// header is read before the credentials are asked for, so that a
+// repository of a newer format is refused before any password prompt.
+func (g *globalOptions) openOn(ctx context.Context, be backend.Backend, creds func() (repo.Credentials, error)) (*repo.Repository, error) {
 	if _, err := repo.ReadHeader(ctx, be); err != nil {
 		be.Close()
 		return nil, err
 	}
-	creds, err := g.credentials(loc, false)
+	c, err := creds()
 	if err != nil {
 		be.Close()
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be, creds, g.repoOptions())
+	r, err := repo.Open(ctx, be, c, g.repoOptions())
 	if err != nil {
 		be.Close()
 		return nil, err
