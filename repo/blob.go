@@ -59,28 +59,27 @@ func newBlobCodec(key *crypto.MasterKey, compression string, verify bool) (*blob
 }
 
 // sealed is a blob ready for a pack. Its bytes may live in a reused
-// buffer: once they are written, release hands the buffer back.
+// buffer: once they are written, blobCodec.release takes it back.
 type sealed struct {
 	t       pack.BlobType
 	id      crypto.ID
 	bytes   []byte
 	rawLen  uint32 // 0 = stored uncompressed
 	scratch *scratch
-	codec   *blobCodec
 }
 
 // scratch is one sealing's working space, reused across blobs so that a
 // snapshot does not allocate (and the runtime clear) megabytes per chunk.
 type scratch struct{ comp, out, check []byte }
 
-// release returns the blob's buffers for reuse; s.bytes must not be used
-// afterwards.
-func (s *sealed) release() {
+// release takes back the buffers of a blob from seal once its bytes are
+// written; s.bytes must not be used afterwards.
+func (c *blobCodec) release(s *sealed) {
 	if s.scratch == nil {
 		return
 	}
 	s.scratch.out = s.bytes[:0]
-	s.codec.scratch.Put(s.scratch)
+	c.scratch.Put(s.scratch)
 	s.scratch, s.bytes = nil, nil
 }
 
@@ -118,7 +117,7 @@ func (c *blobCodec) seal(t pack.BlobType, id crypto.ID, plain []byte) (sealed, e
 			return sealed{}, fmt.Errorf("verify compressed blob %s before packing: %w", id.Short(), err)
 		}
 	}
-	s := sealed{t: t, id: id, rawLen: rawLen, scratch: sc, codec: c}
+	s := sealed{t: t, id: id, rawLen: rawLen, scratch: sc}
 	s.bytes = c.key.Sealer().Seal(sc.out[:0], payload, pack.BlobAD(t, id))
 	return s, nil
 }

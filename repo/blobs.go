@@ -39,7 +39,7 @@ func (r *Repository) SaveBlobWithID(ctx context.Context, t BlobType, id ID, plai
 	n := len(s.bytes)
 	if err == nil {
 		err = r.packer.add(ctx, s)
-		s.release()
+		r.codec.release(&s)
 	}
 	if err != nil {
 		r.mu.Lock()

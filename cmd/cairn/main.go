@@ -27,9 +27,7 @@ func main() {
 	// bench/ and for reports of slow runs.
 	if path := os.Getenv("CAIRN_CPUPROFILE"); path != "" {
 		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
-			if pprof.StartCPUProfile(f) == nil {
-				defer pprof.StopCPUProfile()
-			}
+			pprof.StartCPUProfile(f)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,8 +39,6 @@ func main() {
 			f.Close()
 		}
 	}
-	if code != 0 {
-		pprof.StopCPUProfile()
-		os.Exit(code)
-	}
+	pprof.StopCPUProfile() // a no-op unless CAIRN_CPUPROFILE started one
+	os.Exit(code)
 }
