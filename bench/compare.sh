@@ -44,7 +44,12 @@ printf '| corpus | step | cairn s | restic s | speed-up | cairn RSS MiB | restic
 # separated by ":"). Each step so starts from the same memory state: after
 # a few gigabytes of restores the kernel's page-cache upkeep otherwise
 # doubles or triples the system time of whichever tool writes next, more
-# noise than signal.
+# noise than signal. Only the step's own inputs are read back: on a virtual
+# machine that hands freed memory back to its host, every page the guest
+# touches afresh can cost a fault on the host, and with 2 GiB of unrelated
+# corpus in the cache a 2 GiB restore paid 1.5-2 s more system time, both
+# tools alike (touching 2 GiB of fresh memory took 0.8 s to 2.4 s here,
+# depending on what had been freed just before).
 measure() {
   local out=$1 warm=$2; shift 2
   sync
@@ -81,20 +86,23 @@ one_run() {
   "${restic[@]}" init > /dev/null
   od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$r/cairn.key" && chmod 600 "$r/cairn.key"
   "${cairnk[@]}" init > /dev/null
-  local cw="$data:$r/cairn-repo:$r/cairn-cache" rw="$data:$r/restic-repo:$r/restic-cache" kw="$data:$r/cairn-k-repo:$r/cairn-k-cache"
+  # each step's inputs: snapshots read the data and the repository,
+  # restore and dump only the repository
+  local cr="$r/cairn-repo:$r/cairn-cache" rr="$r/restic-repo:$r/restic-cache" kr="$r/cairn-k-repo:$r/cairn-k-cache"
+  local cw="$data:$cr" rw="$data:$rr" kw="$data:$kr"
   measure "$work/run/c1" "$cw" "${cairn[@]}" snapshot "$data"
   measure "$work/run/r1" "$rw" "${restic[@]}" backup "$data"
   measure "$work/run/c2" "$cw" "${cairn[@]}" snapshot "$data"
   measure "$work/run/r2" "$rw" "${restic[@]}" backup "$data"
-  measure "$work/run/c3" "$cw" "${cairn[@]}" restore latest --target "$r/cairn-out"
-  measure "$work/run/r3" "$rw" "${restic[@]}" restore latest --target "$r/restic-out"
+  measure "$work/run/c3" "$cr" "${cairn[@]}" restore latest --target "$r/cairn-out"
+  measure "$work/run/r3" "$rr" "${restic[@]}" restore latest --target "$r/restic-out"
   cmp -s "$data/${dumpfile[$c]}" "$r/cairn-out$data/${dumpfile[$c]}" || { echo "compare: cairn restored $c wrongly" >&2; exit 1; }
-  measure "$work/run/c4" "$cw" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
-  measure "$work/run/r4" "$rw" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
+  measure "$work/run/c4" "$cr" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
+  measure "$work/run/r4" "$rr" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
   measure "$work/run/k1" "$kw" "${cairnk[@]}" snapshot "$data"
   measure "$work/run/k2" "$kw" "${cairnk[@]}" snapshot "$data"
-  measure "$work/run/k3" "$kw" "${cairnk[@]}" restore latest --target "$r/cairn-k-out"
-  measure "$work/run/k4" "$kw" "${cairnk[@]}" dump latest "$data/${dumpfile[$c]}"
+  measure "$work/run/k3" "$kr" "${cairnk[@]}" restore latest --target "$r/cairn-k-out"
+  measure "$work/run/k4" "$kr" "${cairnk[@]}" dump latest "$data/${dumpfile[$c]}"
 }
 
 for c in $corpora; do
