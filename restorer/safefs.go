@@ -33,9 +33,10 @@ type root struct {
 	// their last name (openat with O_NOFOLLOW) instead of the whole path.
 	// A descriptor keeps naming the folder it was opened as, even if the
 	// path is changed afterwards.
-	mu   sync.Mutex
-	dirs map[string]*os.File
-	lru  []string
+	mu      sync.Mutex
+	dirs    map[string]*os.File
+	lru     []string
+	maxDirs int // bound on dirs: maxDirFDs (tests lower it)
 }
 
 // maxDirFDs bounds the cached folder descriptors, well under the usual
@@ -52,7 +53,7 @@ func openRoot(path string) (*root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open target %s: %w", path, err)
 	}
-	return &root{dir: f, path: path, dirs: map[string]*os.File{}}, nil
+	return &root{dir: f, path: path, dirs: map[string]*os.File{}, maxDirs: maxDirFDs}, nil
 }
 
 func (r *root) close() error {
@@ -66,39 +67,31 @@ func (r *root) close() error {
 }
 
 // dirFD runs fn with a descriptor of the folder rel ("" is the root).
+// The lookup, the open on a miss and fn all happen under one hold of the
+// lock: a descriptor found or opened can then never be evicted (closed)
+// by another goroutine before fn has used it.
 func (r *root) dirFD(rel string, fn func(fd int) error) error {
 	if rel == "" {
 		return fn(int(r.dir.Fd()))
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	d, ok := r.dirs[rel]
-	r.mu.Unlock()
 	if !ok {
 		var err error
 		if d, err = r.open(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0); err != nil {
 			return err
 		}
-		r.mu.Lock()
-		if old, ok := r.dirs[rel]; ok {
-			d.Close()
-			d = old
-		} else {
-			r.dirs[rel] = d
-			r.lru = append(r.lru, rel)
-			r.evictLocked()
-		}
-		r.mu.Unlock()
+		r.dirs[rel] = d
+		r.lru = append(r.lru, rel)
+		r.evictLocked() // never d: it is the newest, and the bound is above 1
 	}
-	// Hold the lock while fn runs only for descriptors that might be
-	// evicted concurrently: the root is never evicted.
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	return fn(int(d.Fd()))
 }
 
 // evictLocked closes the oldest cached descriptors beyond the bound.
 func (r *root) evictLocked() {
-	for len(r.lru) > maxDirFDs {
+	for len(r.lru) > r.maxDirs {
 		old := r.lru[0]
 		r.lru = r.lru[1:]
 		if d, ok := r.dirs[old]; ok {
