@@ -239,9 +239,10 @@ func (c *checker) loadTree(ctx context.Context, id repo.ID) (*repo.Tree, error) 
 		}
 		var plain []byte
 		rerr := c.r.ReadPack(ctx, loc.Pack, int64(loc.Offset), int(loc.Length), func(rd io.Reader) error {
-			sealed, err := io.ReadAll(rd)
+			var bufs repo.OpenBuffers
+			_, err := io.ReadFull(rd, bufs.Sealed(int(loc.Length)))
 			if err == nil {
-				plain, err = c.r.OpenBlobAt(loc, sealed, nil)
+				plain, err = c.r.OpenBlobAt(loc, &bufs)
 			}
 			return err
 		})

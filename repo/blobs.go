@@ -230,10 +230,35 @@ func (r *Repository) IndexCounts() (packs, blobs int, err error) {
 	return r.cache.Counts()
 }
 
-// OpenBlobAt opens the sealed bytes of the blob at loc (read by the
-// caller, for example in a coalesced range of its pack).
-func (r *Repository) OpenBlobAt(loc BlobLocation, sealedBytes, buf []byte) ([]byte, error) {
-	plain, err := r.codec.open(loc.Entry, sealedBytes, buf)
+// OpenBuffers hold one blob at a time for a caller that reads many blobs
+// itself (restore, dump, check): the sealed bytes and, for a compressed
+// blob, its plaintext. They are reused from blob to blob, so reading
+// gigabytes allocates (and faults in) nothing per blob. The zero value is
+// ready; not safe for concurrent use.
+type OpenBuffers struct{ sealed, plain []byte }
+
+// Sealed returns room for n sealed bytes, to be filled before the blob is
+// opened. It replaces whatever the buffers held.
+func (b *OpenBuffers) Sealed(n int) []byte {
+	b.sealed = slices.Grow(b.sealed[:0], n)[:n]
+	return b.sealed
+}
+
+// open opens the bytes in b.Sealed as the blob e, decrypting them where
+// they lie. The plaintext is in b's storage, valid until b is used again.
+func (b *OpenBuffers) open(c *blobCodec, e pack.Entry) ([]byte, error) {
+	plain, err := c.openInPlace(e, b.sealed, b.plain[:0])
+	if err == nil && e.RawLength != 0 && cap(plain) > cap(b.plain) {
+		b.plain = plain[:0] // decompressed into a new, larger buffer: keep it
+	}
+	return plain, err
+}
+
+// OpenBlobAt opens the blob at loc, whose sealed bytes the caller read into
+// bufs.Sealed (for example from a coalesced range of its pack). The
+// plaintext lives in bufs, valid until bufs is used again.
+func (r *Repository) OpenBlobAt(loc BlobLocation, bufs *OpenBuffers) ([]byte, error) {
+	plain, err := bufs.open(r.codec, loc.Entry)
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", loc.Pack.Short(), err)
 	}

@@ -231,7 +231,10 @@ func (v *PackVerification) DamagedBlobs() []BlobEntry {
 
 // verifyBufs are the per-call buffers of VerifyPack, pooled because blobs
 // are up to 8 MiB and a check reads every pack.
-type verifyBufs struct{ sealed, plain, tail []byte }
+type verifyBufs struct {
+	OpenBuffers
+	tail []byte
+}
 
 var verifyPool = sync.Pool{New: func() any { return new(verifyBufs) }}
 
@@ -320,8 +323,7 @@ func (r *Repository) verifyStream(ctx context.Context, v *PackVerification, rd i
 				continue
 			}
 		}
-		bufs.sealed = slices.Grow(bufs.sealed[:0], int(e.Length))[:e.Length]
-		if _, err := io.ReadFull(hr, bufs.sealed); err != nil {
+		if _, err := io.ReadFull(hr, bufs.Sealed(int(e.Length))); err != nil {
 			if !isShort(err) {
 				return err
 			}
@@ -329,10 +331,7 @@ func (r *Repository) verifyStream(ctx context.Context, v *PackVerification, rd i
 			v.Blobs = append(v.Blobs, BlobCheck{Entry: e, Err: fmt.Errorf("%w: blob %s: the pack ends at %d, before the blob's end at %d", ErrCorrupt, e.ID.Short(), hr.n, int64(e.Offset)+int64(e.Length))})
 			continue
 		}
-		plain, err := r.codec.openInPlace(e, bufs.sealed, bufs.plain[:0])
-		if err == nil && e.RawLength != 0 && cap(plain) > cap(bufs.plain) {
-			bufs.plain = plain[:0] // decompressed into a new, larger buffer: keep it
-		}
+		_, err := bufs.open(r.codec, e)
 		v.Blobs = append(v.Blobs, BlobCheck{Entry: e, Err: err})
 	}
 	tail := bytesBuffer{b: bufs.tail[:0]}

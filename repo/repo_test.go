@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -447,5 +449,79 @@ func TestCancelledUploadFailsFlush(t *testing.T) {
 	}
 	if err := r.Flush(context.Background()); err == nil {
 		t.Fatal("Flush succeeded after a pack was dropped")
+	}
+}
+
+// TestOpenBuffersReused: blobs of growing and shrinking sizes, stored raw
+// and compressed, all opened through one OpenBuffers, each come back whole,
+// and once the buffers have grown, opening allocates nothing per blob
+// (restore and dump read gigabytes this way).
+func TestOpenBuffersReused(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRepo(t, mem.New())
+	var blobs [][]byte
+	for i, n := range []int{1 << 20, 300, 3 << 20, 70 << 10, 2 << 20, 1 << 20} {
+		b := randBytes(uint64(i), n) // random: stored raw
+		if i%2 == 1 {
+			b = bytes.Repeat([]byte(fmt.Sprintf("line %d of a log\n", i)), n/8+1)[:n] // compressed
+		}
+		blobs = append(blobs, b)
+		if _, _, err := r.SaveBlob(ctx, repo.DataBlob, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var bufs repo.OpenBuffers
+	openAll := func() {
+		for i, b := range blobs {
+			loc, err := r.LookupBlob(repo.DataBlob, r.BlobID(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.ReadPack(ctx, loc.Pack, int64(loc.Offset), int(loc.Length), func(rd io.Reader) error {
+				if _, err := io.ReadFull(rd, bufs.Sealed(int(loc.Length))); err != nil {
+					return err
+				}
+				plain, err := r.OpenBlobAt(loc, &bufs)
+				if err == nil && !bytes.Equal(plain, b) {
+					err = fmt.Errorf("blob %d (%d bytes) opened to %d different bytes", i, len(b), len(plain))
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	openAll()
+	locs := make([]repo.BlobLocation, len(blobs))
+	sealed := make([][]byte, len(blobs))
+	for i, b := range blobs {
+		loc, _ := r.LookupBlob(repo.DataBlob, r.BlobID(b))
+		locs[i] = loc
+		_ = r.ReadPack(ctx, loc.Pack, int64(loc.Offset), int(loc.Length), func(rd io.Reader) error {
+			sealed[i], _ = io.ReadAll(rd)
+			return nil
+		})
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	total := 0
+	for range 5 {
+		for i := range blobs {
+			copy(bufs.Sealed(len(sealed[i])), sealed[i])
+			if _, err := r.OpenBlobAt(locs[i], &bufs); err != nil {
+				t.Fatal(err)
+			}
+			total += len(blobs[i])
+		}
+	}
+	runtime.ReadMemStats(&after)
+	// Small per-blob allocations (the hasher, the associated data) are
+	// fine; a buffer per blob is not.
+	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(total)/100 {
+		t.Errorf("opening %d bytes of blobs through grown buffers allocated %d bytes", total, n)
 	}
 }

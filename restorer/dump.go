@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -62,7 +61,7 @@ func Dump(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
 // writeContent streams a file's extents in order.
 func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
 	ext := node.Content
-	var plain, sealed []byte
+	var bufs repo.OpenBuffers
 	for i := 0; i < len(ext); {
 		if ext[i].Hole {
 			if err := writeZeros(w, ext[i].Length); err != nil {
@@ -83,13 +82,12 @@ func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) err
 						return err
 					}
 				}
-				sealed = slices.Grow(sealed[:0], int(loc.Length))[:loc.Length]
-				if _, err := io.ReadFull(rd, sealed); err != nil {
+				if _, err := io.ReadFull(rd, bufs.Sealed(int(loc.Length))); err != nil {
 					return err
 				}
 				pos = int64(loc.Offset) + int64(loc.Length)
-				var err error
-				if plain, err = r.OpenBlobAt(loc, sealed, plain[:0]); err != nil {
+				plain, err := r.OpenBlobAt(loc, &bufs)
+				if err != nil {
 					return err
 				}
 				if _, err := w.Write(plain); err != nil {

@@ -82,7 +82,11 @@ func coalesce(blobs []packBlob) []byteRange {
 // blobs already written). Blobs still unwritten at the end fail their
 // files; only a cancelled context is returned.
 func (rs *restorer) readRange(ctx context.Context, pack repo.ID, r byteRange) error {
-	var sealed, plain []byte
+	bufs, _ := rs.bufs.Get().(*repo.OpenBuffers)
+	if bufs == nil {
+		bufs = new(repo.OpenBuffers)
+	}
+	defer rs.bufs.Put(bufs)
 	written := make([]bool, len(r.blobs))
 	err := rs.repo.ReadPack(ctx, pack, r.start, int(r.end-r.start), func(rd io.Reader) error {
 		pos, badErr := r.start, error(nil)
@@ -93,16 +97,14 @@ func (rs *restorer) readRange(ctx context.Context, pack repo.ID, r byteRange) er
 				}
 				pos += skip
 			}
-			sealed = slices.Grow(sealed[:0], int(b.loc.Length))[:b.loc.Length]
-			if _, err := io.ReadFull(rd, sealed); err != nil {
+			if _, err := io.ReadFull(rd, bufs.Sealed(int(b.loc.Length))); err != nil {
 				return fmt.Errorf("pack %s: %w", pack.Short(), err)
 			}
 			pos += int64(b.loc.Length)
 			if written[i] {
 				continue
 			}
-			var err error
-			plain, err = rs.repo.OpenBlobAt(b.loc, sealed, plain[:0])
+			plain, err := rs.repo.OpenBlobAt(b.loc, bufs)
 			if err != nil {
 				badErr = cmpOr(badErr, err)
 				continue

@@ -23,7 +23,7 @@ type Repo interface {
 	LoadTree(ctx context.Context, id repo.ID) (*repo.Tree, error)
 	LookupBlob(t repo.BlobType, id repo.ID) (repo.BlobLocation, error)
 	ReadPack(ctx context.Context, pack repo.ID, offset int64, length int, fn func(io.Reader) error) error
-	OpenBlobAt(loc repo.BlobLocation, sealed, buf []byte) ([]byte, error)
+	OpenBlobAt(loc repo.BlobLocation, bufs *repo.OpenBuffers) ([]byte, error)
 }
 
 // Overwrite says what to do with files that already exist in the target.
@@ -90,6 +90,7 @@ type restorer struct {
 	links   map[[2]uint64]*fileState
 	pending []hardlink
 	uses    map[repo.ID][]blobUse // data blob -> where it goes
+	bufs    sync.Pool             // of *repo.OpenBuffers, one per pack reader
 }
 
 // Restore restores node (a folder, whose contents go into the target, or a
