@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -53,7 +54,7 @@ func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) {
 		}
 		rs.links[key] = fs
 	}
-	keep, err := rs.keepExisting(n, rel)
+	keep, exists, err := rs.keepExisting(n, rel)
 	if err != nil {
 		rs.warn(rel, err)
 		return
@@ -62,10 +63,10 @@ func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) {
 	if keep {
 		fs.skipped = true
 		rs.res.Skipped++
-		rs.finishFile(fs)
+		rs.finishFile(fs, -1)
 		return
 	}
-	if err := rs.createFile(n, rel); err != nil {
+	if err := rs.createFile(n, rel, exists); err != nil {
 		fs.failed.Store(true)
 		rs.warn(rel, err)
 		return
@@ -79,32 +80,33 @@ func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) {
 		off += int64(e.Length)
 	}
 	if fs.remaining.Load() == 0 {
-		rs.finishFile(fs)
+		rs.finishFile(fs, -1)
 	}
 }
 
-// keepExisting applies the overwrite policy to whatever is at rel.
-func (rs *restorer) keepExisting(n *repo.Node, rel string) (bool, error) {
+// keepExisting applies the overwrite policy to whatever is at rel, and
+// reports whether anything is there.
+func (rs *restorer) keepExisting(n *repo.Node, rel string) (keep, exists bool, err error) {
 	st, err := rs.root.lstat(rel)
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return false, fmt.Errorf("a folder is in the way of the file")
+		return false, true, fmt.Errorf("a folder is in the way of the file")
 	}
 	switch rs.opts.Overwrite {
 	case OverwriteNever:
-		return true, nil
+		return true, true, nil
 	case OverwriteIfChanged:
 		if st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(st.Size) == n.Size {
 			same, err := rs.sameContent(rel, n)
-			return same, err
+			return same, true, err
 		}
 	}
-	return false, nil
+	return false, true, nil
 }
 
 // sameContent reports whether the file at rel hashes to n's content hash.
@@ -121,32 +123,41 @@ func (rs *restorer) sameContent(rel string, n *repo.Node) (bool, error) {
 	return repo.IDFromHasher(h) == n.Hash, nil
 }
 
-// createFile replaces whatever is at rel with an empty file of the final
-// size (so holes stay holes). Unlinking first never writes through a hard
-// link or symlink that was there before.
-func (rs *restorer) createFile(n *repo.Node, rel string) error {
-	if err := rs.root.remove(rel); err != nil {
-		return err
+// createFile replaces whatever is at rel (exists says whether anything
+// was) with an empty file of the final size, so holes stay holes.
+// Unlinking first never writes through a hard link or symlink that was
+// there before; O_EXCL refuses anything that appeared since.
+func (rs *restorer) createFile(n *repo.Node, rel string, exists bool) error {
+	if exists {
+		if err := rs.root.remove(rel); err != nil {
+			return err
+		}
 	}
-	f, err := rs.root.openAt(rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	fd, err := rs.root.openAtFD(rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	if n.Size > 0 {
-		if err := f.Truncate(int64(n.Size)); err != nil {
-			return err
+		if err := unix.Ftruncate(fd, int64(n.Size)); err != nil {
+			return rs.pathErr("truncate", rel, err)
 		}
 	}
 	return nil
 }
 
-// finishFile applies a completed file's metadata.
-func (rs *restorer) finishFile(fs *fileState) {
+// pathErr names the restored file an error is about.
+func (rs *restorer) pathErr(op, rel string, err error) error {
+	return &os.PathError{Op: op, Path: filepath.Join(rs.root.path, rel), Err: err}
+}
+
+// finishFile applies a completed file's metadata, through fd when the
+// file is open (-1: it is opened for the purpose).
+func (rs *restorer) finishFile(fs *fileState, fd int) {
 	if fs.failed.Load() {
 		return
 	}
-	if err := rs.applyMeta(fs.rel, fs.node); err != nil {
+	if err := rs.applyMeta(fs.rel, fs.node, fd); err != nil {
 		rs.warn(fs.rel, err)
 	}
 	if !fs.skipped {
@@ -187,7 +198,7 @@ func (rs *restorer) special(n *repo.Node, rel string) error {
 		return nil
 	}
 	rs.res.Others++
-	return rs.applyMeta(rel, n)
+	return rs.applyMeta(rel, n, -1)
 }
 
 // finishLinks creates the hard links to files that are now complete.

@@ -23,8 +23,10 @@ type dirMeta struct {
 }
 
 // applyMeta sets ownership (when asked), mode, extended attributes and
-// times of the entry at rel, without following it if it is a symlink.
-func (rs *restorer) applyMeta(rel string, n *repo.Node) error {
+// times of the entry at rel, without following it if it is a symlink. fd,
+// when not -1, is the entry already open (a file just written), used for
+// the mode and extended attributes instead of opening it again.
+func (rs *restorer) applyMeta(rel string, n *repo.Node, fd int) error {
 	var errs []error
 	if rel != "" && rs.opts.Owner {
 		errs = append(errs, rs.root.at(rel, func(dirfd int, name string) error {
@@ -32,7 +34,7 @@ func (rs *restorer) applyMeta(rel string, n *repo.Node) error {
 		}))
 	}
 	if n.Type != repo.NodeSymlink {
-		if err := rs.setModeAndXattrs(rel, n); err != nil {
+		if err := rs.setModeAndXattrs(rel, n, fd); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -51,9 +53,12 @@ func (rs *restorer) applyMeta(rel string, n *repo.Node) error {
 }
 
 // setModeAndXattrs works on an open descriptor (O_PATH cannot set xattrs),
-// so it never follows a link. Fifos and devices are opened with O_PATH and
-// get only their mode.
-func (rs *restorer) setModeAndXattrs(rel string, n *repo.Node) error {
+// so it never follows a link: fd, or one it opens when fd is -1. Fifos
+// and devices are opened with O_PATH and get only their mode.
+func (rs *restorer) setModeAndXattrs(rel string, n *repo.Node, fd int) error {
+	if fd >= 0 {
+		return setModeAndXattrsFD(fd, n)
+	}
 	flags := unix.O_RDONLY
 	switch n.Type {
 	case repo.NodeFifo, repo.NodeCharDev, repo.NodeBlockDev:
@@ -75,13 +80,17 @@ func (rs *restorer) setModeAndXattrs(rel string, n *repo.Node) error {
 			return unix.Fchmodat(dirfd, name, n.Mode&0o7777, 0)
 		})
 	}
+	return setModeAndXattrsFD(int(f.Fd()), n)
+}
+
+func setModeAndXattrsFD(fd int, n *repo.Node) error {
 	var errs []error
 	for _, x := range n.Xattrs {
-		if err := unix.Fsetxattr(int(f.Fd()), x.Name, x.Value, 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+		if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
 			errs = append(errs, fmt.Errorf("xattr %s: %w", x.Name, err))
 		}
 	}
-	errs = append(errs, unix.Fchmod(int(f.Fd()), n.Mode&0o7777))
+	errs = append(errs, unix.Fchmod(fd, n.Mode&0o7777))
 	return errors.Join(errs...)
 }
 
@@ -99,7 +108,7 @@ func (rs *restorer) finishDirs() {
 		if d.rel != "" {
 			rs.res.Dirs++
 		}
-		if err := rs.applyMeta(d.rel, &d.node); err != nil {
+		if err := rs.applyMeta(d.rel, &d.node, -1); err != nil {
 			rs.warn(d.rel, err)
 		}
 	}

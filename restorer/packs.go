@@ -2,6 +2,7 @@ package restorer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -148,24 +149,48 @@ func (rs *restorer) write(uses []blobUse, plain []byte) {
 		} else if p := rs.opts.Progress; p != nil {
 			p.Bytes.Add(uint64(len(plain)))
 		}
-		if u.file.remaining.Add(-1) == 0 {
-			rs.finishFile(u.file)
-		}
 	}
 }
 
+// writeAt writes b at off in the file. The writer of its last blob sets
+// the file's metadata through the same descriptor before closing it.
 func (rs *restorer) writeAt(fs *fileState, b []byte, off int64) error {
 	fs.writeMu.Lock()
 	defer fs.writeMu.Unlock()
-	f, err := rs.root.openAt(fs.rel, unix.O_WRONLY, 0)
+	fd, err := rs.root.openAtFD(fs.rel, unix.O_WRONLY, 0)
 	if err != nil {
+		fs.remaining.Add(-1)
 		return err
 	}
-	_, err = f.WriteAt(b, off)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	err = pwriteFull(fd, b, off)
+	if err != nil {
+		err = rs.pathErr("write", fs.rel, err)
+	}
+	if fs.remaining.Add(-1) == 0 && err == nil {
+		rs.finishFile(fs, fd)
+	}
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = rs.pathErr("close", fs.rel, cerr)
 	}
 	return err
+}
+
+// pwriteFull writes all of b at off, across short writes and interrupts.
+func pwriteFull(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pwrite(fd, b, off)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
 }
 
 // failUses marks the files a lost blob belonged to as failed.

@@ -211,16 +211,23 @@ func (r *root) at(rel string, fn func(dirfd int, name string) error) error {
 // openAt opens the entry rel (never following a symlink there) relative to
 // its folder's cached descriptor.
 func (r *root) openAt(rel string, flags int, mode uint32) (*os.File, error) {
-	var f *os.File
+	fd, err := r.openAtFD(rel, flags, mode)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(r.path, rel)), nil
+}
+
+// openAtFD is openAt returning the bare descriptor, for the per-file
+// opens of a restore, which need none of os.File's bookkeeping.
+func (r *root) openAtFD(rel string, flags int, mode uint32) (int, error) {
+	fd := -1
 	err := r.at(rel, func(dirfd int, name string) error {
-		fd, err := unix.Openat(dirfd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
-		if err != nil {
-			return err
-		}
-		f = os.NewFile(uintptr(fd), filepath.Join(r.path, rel))
-		return nil
+		var err error
+		fd, err = unix.Openat(dirfd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+		return err
 	})
-	return f, err
+	return fd, err
 }
 
 // mkdir creates the folder rel (mode 0700 until its metadata is set) or
