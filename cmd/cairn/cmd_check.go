@@ -245,26 +245,29 @@ func damageError(rep *check.Report) error {
 		len(rep.Problems), strings.Join(fixes, "; "))}
 }
 
-// writeJSONFile writes v as indented JSON to path, atomically.
+// writeJSONFile writes v as indented JSON to path, atomically: a
+// temporary file (0600) in the same folder, synced, then renamed over path.
 func writeJSONFile(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".cairn-report-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".cairn-*")
 	if err != nil {
-		return fmt.Errorf("write report: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write report %s: %w", path, err)
+	if _, err = tmp.Write(append(b, '\n')); err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
