@@ -1,9 +1,10 @@
 // Package local stores a repository in a directory on a local file system.
 //
-// Writes are atomic and durable: an object is written to a temporary name
-// (".tmp-…" in the same folder, which List ignores), fsynced, renamed into
-// place, and its folder fsynced, so a crash leaves either the whole object or
-// none under its real name. Files are created 0600 and folders 0700.
+// Writes are atomic and durable: an object is written to an unnamed file
+// (O_TMPFILE) or, where the file system lacks those, to a temporary name
+// (".tmp-…", which List ignores), fsynced, given its name by a rename, and
+// its folder fsynced, so a crash leaves either the whole object or none
+// under its real name. Files are created 0600 and folders 0700.
 package local
 
 import (
@@ -94,53 +95,26 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	final := b.path(h)
-	dir := filepath.Dir(final)
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = mkdirAll(b.root, dir); err == nil {
-			f, err = os.CreateTemp(dir, tmpPrefix+"*")
-		}
-	}
+	s, err := b.stageIn(filepath.Dir(b.path(h)), h.Type)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", h, mapErr(err))
+		return fmt.Errorf("save %s: %w", h, err)
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			s.Abort() // a no-op after a Commit, which cleans up by itself
 		}
 	}()
-	if err = f.Chmod(fileMode); err != nil {
-		return fmt.Errorf("save %s: %w", h, mapErr(err))
-	}
 	if err = rd.Rewind(); err != nil {
 		return fmt.Errorf("save %s: rewind source: %w", h, err)
 	}
-	n, err := io.Copy(f, &ctxReader{ctx: ctx, r: rd})
+	n, err := io.Copy(s.f, &ctxReader{ctx: ctx, r: rd})
 	if err != nil {
 		return fmt.Errorf("save %s: write: %w", h, mapErr(err))
 	}
 	if n != rd.Length() {
 		return fmt.Errorf("save %s: wrote %d bytes, source says %d", h, n, rd.Length())
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("save %s: fsync: %w", h, mapErr(err))
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("save %s: close: %w", h, mapErr(err))
-	}
-	if err = ctx.Err(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("save %s: rename: %w", h, mapErr(err))
-	}
-	if err = syncDir(dir); err != nil {
-		return fmt.Errorf("save %s: fsync folder: %w", h, mapErr(err))
-	}
-	return nil
+	return s.Commit(ctx, h.Name)
 }
 
 // mkdirAll creates dir and any missing parents below root, each 0700, and

@@ -17,9 +17,8 @@ import (
 
 var _ backend.Stager = (*Backend)(nil)
 
-// Stage implements backend.Stager. Where the file system allows it the
-// object is an unnamed file (O_TMPFILE) that a crash leaves no trace of;
-// elsewhere it is a temporary name in its type's folder, which List ignores.
+// Stage implements backend.Stager: the object is started in its type's
+// folder and named by Commit.
 func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -27,9 +26,20 @@ func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged
 	if t == backend.ConfigFile {
 		return nil, fmt.Errorf("stage %s: %w", t, backend.ErrInvalidHandle)
 	}
-	dir := filepath.Join(b.root, string(t))
+	s, err := b.stageIn(filepath.Join(b.root, string(t)), t)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", t, err)
+	}
+	return s, nil
+}
+
+// stageIn starts an object of type t in dir, which it creates if missing.
+// Where the file system allows it the object is an unnamed file
+// (O_TMPFILE) that a crash leaves no trace of; elsewhere it has a
+// temporary name, which List ignores. Save and Stage both write this way.
+func (b *Backend) stageIn(dir string, t backend.FileType) (*staged, error) {
 	if err := mkdirAll(b.root, dir); err != nil {
-		return nil, fmt.Errorf("stage %s: %w", t, mapErr(err))
+		return nil, mapErr(err)
 	}
 	if !noTmpfile && procFD() {
 		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, fileMode)
@@ -39,12 +49,12 @@ func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged
 	}
 	f, err := os.CreateTemp(dir, tmpPrefix+"*")
 	if err != nil {
-		return nil, fmt.Errorf("stage %s: %w", t, mapErr(err))
+		return nil, mapErr(err)
 	}
 	if err := f.Chmod(fileMode); err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, fmt.Errorf("stage %s: %w", t, mapErr(err))
+		return nil, mapErr(err)
 	}
 	return &staged{b: b, t: t, f: f, tmp: f.Name()}, nil
 }

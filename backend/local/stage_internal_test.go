@@ -12,9 +12,10 @@ import (
 	"github.com/cairnbackup/cairn/backend"
 )
 
-// TestStageLeavesNoTemporaryFiles runs a commit and an abort with unnamed
-// files and with temporary names, and checks that only the committed
-// object is left, 0600 in a 0700 folder.
+// TestStageLeavesNoTemporaryFiles runs a commit, an abort and a Save
+// (which writes through the same staging) with unnamed files and with
+// temporary names, and checks that only the two stored objects are left,
+// 0600 in 0700 folders.
 func TestStageLeavesNoTemporaryFiles(t *testing.T) {
 	for _, named := range []bool{false, true} {
 		noTmpfile = named
@@ -44,6 +45,10 @@ func TestStageLeavesNoTemporaryFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		snap := backend.Handle{Type: backend.SnapshotFile, Name: strings.Repeat("ab", 32)}
+		if err := be.Save(ctx, snap, backend.NewByteReader([]byte("snapshot bytes"))); err != nil {
+			t.Fatal(err)
+		}
 		var files []string
 		err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -69,8 +74,8 @@ func TestStageLeavesNoTemporaryFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := "data/cd/" + strings.Repeat("cd", 32)
-		if len(files) != 1 || files[0] != want {
-			t.Fatalf("named=%v: files %v, want only %s", named, files, want)
+		if len(files) != 2 || files[0] != want || files[1] != "snapshots/"+snap.Name {
+			t.Fatalf("named=%v: files %v, want only %s and the snapshot", named, files, want)
 		}
 		if b, _ := os.ReadFile(filepath.Join(dir, want)); !bytes.Equal(b, []byte("pack bytes")) {
 			t.Fatalf("committed object holds %q", b)
