@@ -14,6 +14,7 @@ import (
 
 type diffOptions struct {
 	metadata bool
+	filter   snapshotFilter // selects what "latest" is
 }
 
 // newDiffCommand builds "cairn diff".
@@ -34,9 +35,9 @@ then counts and the file data added and removed (chunks not in the other
 version). Folders whose tree is the same in both are not read at all.
 --metadata names the metadata that changed after M and U lines.
 With --json: {"changes": [{"path", "modifier"}...], "stats": {...}}.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "metadata", Destination: &o.metadata, Usage: "name the metadata that changed (mode, owner, mtime, xattrs)"},
-		},
+		}, o.filter.flags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return errors.New("diff takes two snapshots: cairn diff 1a2b3c4d latest")
@@ -55,7 +56,7 @@ func runDiff(ctx context.Context, g *globalOptions, o diffOptions, arg1, arg2 st
 	defer r.Close()
 	var sa [2]*snapshotArg
 	for i, arg := range []string{arg1, arg2} {
-		if sa[i], err = resolveSnapshot(ctx, r, arg); err != nil {
+		if sa[i], err = resolveSnapshot(ctx, r, arg, &o.filter); err != nil {
 			return err
 		}
 		if sa[i].node.Type != repo.NodeDir {

@@ -11,6 +11,7 @@ import (
 )
 
 func newDumpCommand(g *globalOptions) *cli.Command {
+	var filter snapshotFilter // selects what "latest" is
 	return &cli.Command{
 		Name:      "dump",
 		Usage:     "write one file (or a folder, as tar) from a snapshot to standard output",
@@ -18,6 +19,7 @@ func newDumpCommand(g *globalOptions) *cli.Command {
 		Description: `Writes the file at PATH in the snapshot to standard output, reading only the
 trees on its path and its own data. A folder is written as a tar stream.
 With -v the request counts go to standard error.`,
+		Flags: filter.flags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return errors.New("dump takes a snapshot and a path: cairn dump latest /var/log/app/service.log")
@@ -27,7 +29,7 @@ With -v the request counts go to standard error.`,
 				return err
 			}
 			defer r.Close()
-			sa, err := resolveSnapshot(c.Context, r, c.Args().Get(0)+":"+c.Args().Get(1))
+			sa, err := resolveSnapshot(c.Context, r, c.Args().Get(0)+":"+c.Args().Get(1), &filter)
 			if err != nil {
 				return err
 			}

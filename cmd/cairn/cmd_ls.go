@@ -16,6 +16,7 @@ import (
 type lsOptions struct {
 	long      bool
 	recursive bool
+	filter    snapshotFilter // selects what "latest" is
 }
 
 // newLsCommand builds "cairn ls".
@@ -30,10 +31,10 @@ whole snapshot is listed. With a path, that entry and, for a folder, its
 direct contents; --recursive lists everything below it. -l shows them as
 ls -l does (mode, owner, group, size, local time, path, -> link target).
 With --json, one JSON object per entry and line.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, Destination: &o.long, Usage: "long format: mode, owner, group, size, time"},
 			&cli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Destination: &o.recursive, Usage: "list everything below PATH, not just its direct contents"},
-		},
+		}, o.filter.flags()...),
 		Action: func(c *cli.Context) error {
 			arg, err := snapshotPathArg(c.Args().Slice(), "ls")
 			if err != nil {
@@ -63,7 +64,7 @@ func runLs(ctx context.Context, g *globalOptions, o lsOptions, arg string) error
 		return err
 	}
 	defer r.Close()
-	sa, err := resolveSnapshot(ctx, r, arg)
+	sa, err := resolveSnapshot(ctx, r, arg, &o.filter)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ type restoreOptions struct {
 	includes, excludes []string
 	overwrite          string
 	verify             bool
+	filter             snapshotFilter // selects what "latest" is
 }
 
 func newRestoreCommand(g *globalOptions) *cli.Command {
@@ -30,14 +31,14 @@ the absolute paths it was given, so restoring one of /etc/app recreates
 DIR/etc/app. With :PATH, only that folder's contents (or that file) are
 restored. Patterns match absolute paths inside the snapshot. Nothing is ever
 written outside the target: entries that would be are refused.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Required: true, Destination: &o.target, Usage: "restore into `DIR`"},
 			&cli.StringSliceFlag{Name: "include", Aliases: []string{"i"}, Usage: "restore only paths matching `PATTERN`"},
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "leave out paths matching `PATTERN`"},
 			&cli.StringFlag{Name: "overwrite", Value: string(restorer.OverwriteAlways), Destination: &o.overwrite,
 				Usage: "existing files: always, if-changed (only when size or content differ) or never"},
 			&cli.BoolFlag{Name: "verify", Destination: &o.verify, Usage: "re-read every restored file and check it against the snapshot"},
-		},
+		}, o.filter.flags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("restore takes one snapshot (latest or an id, optionally :PATH)")
@@ -65,7 +66,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 		return err
 	}
 	defer r.Close()
-	sa, err := resolveSnapshot(ctx, r, arg)
+	sa, err := resolveSnapshot(ctx, r, arg, &o.filter)
 	if err != nil {
 		return err
 	}

@@ -15,15 +15,19 @@ type snapshotArg struct {
 	node *repo.Node
 }
 
-// resolveSnapshot parses "latest", an id prefix, and an optional ":PATH",
-// and finds the node at PATH.
-func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string) (*snapshotArg, error) {
+// resolveSnapshot parses "latest" (the newest snapshot f selects), an id
+// prefix, and an optional ":PATH", and finds the node at PATH.
+func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *snapshotFilter) (*snapshotArg, error) {
 	name, path, _ := strings.Cut(arg, ":")
+	keep, err := f.matcher()
+	if err != nil {
+		return nil, err
+	}
 	snaps, err := r.Snapshots(ctx, func(repo.ID, error) error { return nil })
 	if err != nil {
 		return nil, err
 	}
-	snap, err := repo.FindSnapshot(snaps, name)
+	snap, err := pickSnapshot(snaps, name, keep)
 	if err != nil {
 		return nil, err
 	}

@@ -123,7 +123,7 @@ func (g *globalOptions) selectSnapshots(ctx context.Context, r *repo.Repository,
 	}
 	var out []*repo.Snapshot
 	for _, name := range names {
-		s, err := repo.FindSnapshot(all, name)
+		s, err := pickSnapshot(all, name, keep)
 		if err != nil {
 			return nil, err
 		}
@@ -132,4 +132,19 @@ func (g *globalOptions) selectSnapshots(ctx context.Context, r *repo.Repository,
 		}
 	}
 	return out, nil
+}
+
+// pickSnapshot finds name among all (sorted oldest first): "latest" is the
+// newest snapshot the filter selects, so that on a repository shared by
+// several hosts `latest --host web1` is web1's; an id prefix names its
+// snapshot whatever the filter.
+func pickSnapshot(all []*repo.Snapshot, name string, keep func(*repo.Snapshot) bool) (*repo.Snapshot, error) {
+	if name == "latest" {
+		sel := slices.DeleteFunc(slices.Clone(all), func(s *repo.Snapshot) bool { return !keep(s) })
+		if len(sel) == 0 && len(all) > 0 {
+			return nil, fmt.Errorf("%w: no snapshot matches the --host, --tag and --path filters", repo.ErrNotFound)
+		}
+		all = sel
+	}
+	return repo.FindSnapshot(all, name)
 }
