@@ -24,9 +24,11 @@ const (
 // spills them to its temporary file.
 var sortBudget = 4 << 20
 
-// sorter puts blob rows into key order with bounded memory, so that they can
-// be written to bbolt in one ordered pass: random-order inserts into a large
+// sorter puts fixed-size records that start with a blob key (type ‖ id ‖
+// …) into key order with bounded memory. Blob rows sorted this way can be
+// written to bbolt in one ordered pass: random-order inserts into a large
 // B+tree rewrite a leaf page per row, ordered ones rewrite each leaf once.
+// BlobSet sorts bare blob keys with it.
 //
 // Blob ids are uniform (keyed hashes), so the sorter partitions records by
 // type and the leading bits of the id into partitions small enough to sort
@@ -36,6 +38,7 @@ var sortBudget = 4 << 20
 // unlinked at once where the system allows it.
 type sorter struct {
 	cachePath, tmpName string
+	rec, key           int  // record length, and how many of its bytes are the sort key
 	bits               uint // id bits per partition index
 	parts              []partition
 	buffered           int
@@ -54,14 +57,22 @@ type block struct {
 	n   int
 }
 
-// newSorter returns a sorter sized for about expected records.
+// newSorter returns a sorter of blob row records sized for about expected
+// records.
 func newSorter(cachePath string, expected int) *sorter {
+	return newRecordSorter(cachePath, expected, recLen, blobKeyLen)
+}
+
+// newRecordSorter returns a sorter of records of rec bytes whose first key
+// bytes (at least 3: a blob type and the id's start) are the sort key,
+// sized for about expected records.
+func newRecordSorter(cachePath string, expected, rec, key int) *sorter {
 	b := uint(0)
-	if per := sortBudget / 4 / recLen; expected > per {
+	if per := max(sortBudget/4/rec, 1); expected > per {
 		b = uint(bits.Len(uint(expected / per)))
 	}
 	b = min(b, 16)
-	return &sorter{cachePath: cachePath, bits: b, parts: make([]partition, 2<<b)}
+	return &sorter{cachePath: cachePath, rec: rec, key: key, bits: b, parts: make([]partition, 2<<b)}
 }
 
 func (s *sorter) partIndex(key []byte) int {
@@ -81,9 +92,14 @@ func (s *sorter) add(packnum uint32, packID *crypto.ID, e *pack.Entry) error {
 	binary.BigEndian.PutUint32(r[recLocOff:], e.Offset)
 	binary.BigEndian.PutUint32(r[recLocOff+4:], e.Length)
 	binary.BigEndian.PutUint32(r[recLocOff+8:], e.RawLength)
-	p := &s.parts[s.partIndex(r[:])]
-	p.buf = append(p.buf, r[:]...)
-	s.buffered += recLen
+	return s.addRecord(r[:])
+}
+
+// addRecord appends one record of s.rec bytes.
+func (s *sorter) addRecord(r []byte) error {
+	p := &s.parts[s.partIndex(r)]
+	p.buf = append(p.buf, r...)
+	s.buffered += len(r)
 	s.n++
 	if s.buffered >= sortBudget {
 		return s.spill()
@@ -142,7 +158,7 @@ func (s *sorter) each(fn func(recs []byte) error) error {
 		}
 		recs = append(recs, p.buf...)
 		p.buf, p.blocks = nil, nil
-		sort.Sort(recSlice(recs))
+		sort.Sort(recSlice{b: recs, rec: s.rec, key: s.key})
 		if err := fn(recs); err != nil {
 			return err
 		}
@@ -161,19 +177,22 @@ func (s *sorter) close() {
 	}
 }
 
-// recSlice sorts packed records by key.
-type recSlice []byte
+// recSlice sorts packed records of rec bytes by their first key bytes.
+type recSlice struct {
+	b        []byte
+	rec, key int
+}
 
-func (r recSlice) Len() int { return len(r) / recLen }
+func (r recSlice) Len() int { return len(r.b) / r.rec }
 func (r recSlice) Less(i, j int) bool {
-	return bytes.Compare(r[i*recLen:i*recLen+blobKeyLen], r[j*recLen:j*recLen+blobKeyLen]) < 0
+	return bytes.Compare(r.b[i*r.rec:i*r.rec+r.key], r.b[j*r.rec:j*r.rec+r.key]) < 0
 }
 func (r recSlice) Swap(i, j int) {
 	var t [recLen]byte
-	a, b := r[i*recLen:(i+1)*recLen], r[j*recLen:(j+1)*recLen]
+	a, b := r.b[i*r.rec:(i+1)*r.rec], r.b[j*r.rec:(j+1)*r.rec]
 	copy(t[:], a)
 	copy(a, b)
-	copy(b, t[:])
+	copy(b, t[:len(a)])
 }
 
 // recRow returns a record's blob row: its key, and its value appended to dst.
