@@ -166,11 +166,12 @@ func (c *checker) checkTree(ctx context.Context, id repo.ID) ([]repo.ID, int64, 
 // holds according to the index. A blob held only by a condemned pack that
 // is still present is not lost: the next prune revives the pack.
 func (c *checker) checkDataBlob(id repo.ID) error {
-	_, err := c.r.LookupBlob(repo.DataBlob, id)
+	loc, err := c.r.LookupBlob(repo.DataBlob, id)
 	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, repo.ErrBlobNotFound) {
+		if _, stored := c.stored[loc.Pack]; stored || !c.indexed[loc.Pack].Condemned {
+			return nil // a missing pack that is not condemned is reported as such
+		}
+	} else if !errors.Is(err, repo.ErrBlobNotFound) {
 		return err
 	}
 	if c.inCondemnedPack(repo.DataBlob, id) {

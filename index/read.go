@@ -197,6 +197,32 @@ func (c *Cache) ForEachPack(fn func(p PackSummary) error) error {
 		}, fn)
 }
 
+// ForEachPackInfo is ForEachPack with each pack's blob entries, for
+// rewriting the index: it calls fn for every known pack, in the order
+// the cache numbered them, reading in chunks so that fn may use the cache.
+func (c *Cache) ForEachPackInfo(fn func(info PackInfo, p PackSummary) error) error {
+	type item struct {
+		info PackInfo
+		sum  PackSummary
+	}
+	return scanChunked(c, "list pack contents", nil, (*buckets).packs,
+		func(b *buckets, k, v []byte) (item, bool, error) {
+			rec, err := decodePackRec(v)
+			if err != nil || !rec.visible() {
+				return item{}, false, err
+			}
+			es, err := decodeEntries(b.entries().Get(k), rec.nblobs)
+			if err != nil {
+				return item{}, false, err
+			}
+			it := item{info: PackInfo{ID: rec.id, Size: int64(rec.size), Blobs: es}, sum: PackSummary{ID: rec.id, Size: int64(rec.size), Blobs: len(es)}}
+			if rec.flags&packCondemned != 0 {
+				it.sum.CondemnedAt, it.sum.Condemned = latestCondemnation(b, rec.id)
+			}
+			return it, true, nil
+		}, func(it item) error { return fn(it.info, it.sum) })
+}
+
 // Segments returns the ids of the ingested segments, sorted.
 func (c *Cache) Segments() ([]crypto.ID, error) {
 	var ids []crypto.ID

@@ -86,7 +86,11 @@ func (r *Repository) HasBlob(t BlobType, id ID) (bool, error) {
 // BlobLocation says where a blob is stored.
 type BlobLocation = index.Location
 
-// LookupBlob returns where a blob is stored.
+// LookupBlob returns where to read a blob: a copy in a pack that no prune
+// condemned if there is one, else a copy in a condemned pack, which stays
+// readable until a prune deletes it (a snapshot that deduplicated against
+// the pack before its condemnation restores meanwhile, and the next prune
+// revives the pack). Writers never use condemned copies: see SaveBlob.
 func (r *Repository) LookupBlob(t BlobType, id ID) (BlobLocation, error) {
 	r.mu.Lock()
 	p, ok := r.pending[blobKey{t, id}]
@@ -101,10 +105,17 @@ func (r *Repository) LookupBlob(t BlobType, id ID) (BlobLocation, error) {
 	if err != nil {
 		return loc, fmt.Errorf("look up %s blob %s: %w", t, id.Short(), err)
 	}
-	if !ok {
+	if ok {
+		return loc, nil
+	}
+	locs, err := r.cache.Locations(t, id)
+	if err != nil {
+		return loc, fmt.Errorf("look up %s blob %s: %w", t, id.Short(), err)
+	}
+	if len(locs) == 0 {
 		return loc, fmt.Errorf("%w: %s blob %s", ErrBlobNotFound, t, id.Short())
 	}
-	return loc, nil
+	return locs[0], nil
 }
 
 // LoadBlob reads, opens and verifies a blob, appending its plaintext to

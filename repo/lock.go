@@ -113,6 +113,23 @@ func (r *Repository) Locks(ctx context.Context) ([]LockInfo, map[ID]error, error
 	return out, bad, nil
 }
 
+// LiveSessions returns the session locks that are not stale: writers that
+// may still reference packs in the blobs they are about to commit.
+func (r *Repository) LiveSessions(ctx context.Context) ([]LockInfo, error) {
+	locks, _, err := r.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := hostUser()
+	var live []LockInfo
+	for _, l := range locks {
+		if l.Kind == SessionLock && !l.Stale(r.now(), host) {
+			live = append(live, l)
+		}
+	}
+	return live, nil
+}
+
 // Lock takes a lock of the given kind. For PruneLock it fails with
 // ErrLocked while another live prune lock exists. The lock is refreshed in
 // the background until Release.
@@ -140,6 +157,17 @@ func (r *Repository) Lock(ctx context.Context, kind LockKind) (*Lock, error) {
 	l := &Lock{r: r, info: info, stop: make(chan struct{}), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancelCause(ctx)
 	go l.refresher()
+	if kind == SessionLock {
+		// The index was read when the repository was opened, perhaps before
+		// a prune condemned some packs. Reading it again now that the session
+		// is visible keeps the promise prune relies on: a writer whose index
+		// predates a condemnation holds a session that started before it, so
+		// the condemned packs wait for that session to end (see repo/prune).
+		if err := r.SyncIndex(l.ctx); err != nil {
+			l.Release(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
 	return l, nil
 }
 

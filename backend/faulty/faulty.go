@@ -32,6 +32,10 @@ const (
 	OpStat   Op = "stat"
 	OpList   Op = "list"
 	OpRemove Op = "remove"
+	// OpAny matches every method, counting all calls together: a fault
+	// with Op OpAny, Nth N and Times -1 models a process that crashed
+	// after N-1 calls (nothing more reaches storage).
+	OpAny Op = "any"
 )
 
 // Kind is what a fault does.
@@ -142,7 +146,7 @@ func (b *Backend) pick(ctx context.Context, op Op, h backend.Handle) (*Fault, er
 	b.calls[op]++
 	var fired *Fault
 	for _, f := range b.faults {
-		if f.Op != op || (f.Match != nil && !f.Match(h)) {
+		if (f.Op != op && f.Op != OpAny) || (f.Match != nil && !f.Match(h)) {
 			continue
 		}
 		f.seen++

@@ -206,3 +206,23 @@ func TestConcurrentFaults(t *testing.T) {
 		t.Errorf("%d of %d saves failed, want 20 of 200", failed, fb.Calls(faulty.OpSave))
 	}
 }
+
+func TestAnyOpCountsEveryCall(t *testing.T) {
+	fb := faulty.New(mem.New())
+	fb.Inject(faulty.Fault{Op: faulty.OpAny, Nth: 3, Times: -1})
+	if err := save(fb, h1); err != nil { // call 1
+		t.Fatal(err)
+	}
+	if _, err := fb.Stat(ctx, h1); err != nil { // call 2
+		t.Fatal(err)
+	}
+	if err := fb.Remove(ctx, h1); !errors.Is(err, faulty.ErrInjected) { // call 3: the "crash"
+		t.Fatalf("third call: %v, want the injected error", err)
+	}
+	if _, err := fb.Unwrap().Stat(ctx, h1); err != nil {
+		t.Fatalf("the failed remove reached storage: %v", err)
+	}
+	if err := fb.List(ctx, backend.SnapshotFile, func(backend.FileInfo) error { return nil }); !errors.Is(err, faulty.ErrInjected) {
+		t.Fatalf("a call after the crash: %v", err)
+	}
+}

@@ -135,6 +135,18 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 // Close implements backend.Backend.
 func (b *Backend) Close() error { return nil }
 
+// Clone returns a new backend holding a copy of every object, for tests
+// that run one scenario many times from the same starting state.
+func (b *Backend) Clone() *Backend {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := New()
+	for p, v := range b.objects {
+		c.objects[p] = bytes.Clone(v)
+	}
+	return c
+}
+
 // Corrupt replaces an object's bytes, for tests that inject damage.
 func (b *Backend) Corrupt(h backend.Handle, fn func([]byte) []byte) {
 	b.mu.Lock()
