@@ -125,8 +125,9 @@ type loc struct {
 // Backend replicates objects over several locations. It is safe for
 // concurrent use.
 type Backend struct {
-	opts Options
-	locs []*loc // enabled and disabled, in priority order
+	opts    Options
+	locs    []*loc   // enabled and disabled, in priority order
+	journal *Journal // removals that missed a location; nil: not recorded
 
 	mu sync.Mutex // guards the health fields of locs
 }
@@ -382,6 +383,7 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 	}
 	removed, notFound := 0, 0
 	var errs []error
+	var missed []*loc
 	for _, l := range healthy {
 		err := l.Backend.Remove(ctx, h)
 		switch {
@@ -396,10 +398,17 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 		}
 		b.observe(ctx, l, err)
 		errs = append(errs, fmt.Errorf("%s: %w", l.Name, err))
+		missed = append(missed, l)
 		b.lag("remove", h, l, err)
 	}
 	for _, l := range unhealthy {
+		missed = append(missed, l)
 		b.lag("remove", h, l, fmt.Errorf("not tried: unhealthy: %w", b.lastErr(l)))
+	}
+	if removed > 0 {
+		if err := b.record(h, missed); err != nil {
+			return err
+		}
 	}
 	if removed > 0 || (len(errs) == 0 && notFound == 0) {
 		return nil
@@ -417,6 +426,22 @@ func (b *Backend) lastErr(l *loc) error {
 		return errors.New("marked down")
 	}
 	return l.lastErr
+}
+
+// record writes the removal of h that missed locs to the journal.
+func (b *Backend) record(h backend.Handle, locs []*loc) error {
+	if b.journal == nil || h.Type == backend.LockFile {
+		return nil
+	}
+	for _, l := range locs {
+		if !l.Enabled {
+			continue
+		}
+		if err := b.journal.Record(Removal{Location: l.Name, Type: h.Type, Name: h.Name, Time: b.opts.Now().UTC()}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close implements backend.Backend, closing every location.

@@ -22,7 +22,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	app := newApp(g)
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	g.reportLag()
-	g.recordMissedRemovals()
 	if err != nil {
 		printError(stderr, ctx, err)
 	}

@@ -172,7 +172,7 @@ func (g *globalOptions) catchUp(ctx context.Context, src backend.Backend, o sync
 	// Removals first: copying the union would otherwise bring back what
 	// was removed while a location was away.
 	if err := g.applyPendingRemovals(ctx); err != nil {
-		return fmt.Errorf("apply removals that missed a location: %w", err)
+		return err
 	}
 	var errs []error
 	for i, l := range g.multi.Locations() {

@@ -152,6 +152,12 @@ func (g *globalOptions) openMulti(ctx context.Context, locs []repoLocation, crea
 	g.multi = mb
 	if h, err := repo.ReadHeader(ctx, mb); err == nil {
 		g.repoID = h.ID // names the journal of removals that miss a location
+		j, err := g.removalJournal(h.ID)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		mb.UseJournal(j)
 	}
 	return mb, nil
 }
@@ -214,11 +220,11 @@ func (g *globalOptions) checkSameRepository(ctx context.Context, locs []multi.Lo
 	return fmt.Errorf("the locations hold different repositories (%s); refusing to mix them: fix the configuration or the -r flags", strings.Join(parts, "; "))
 }
 
-// lagCounter counts, per location, the objects that did not reach it.
+// lagCounter counts, per location, the objects that did not reach it
+// (removals that missed one are also in the journal: see removals.go).
 type lagCounter struct {
-	mu       sync.Mutex
-	counts   map[string]int
-	removals []pendingRemoval // removals to remember (see removals.go)
+	mu     sync.Mutex
+	counts map[string]int
 }
 
 func (g *globalOptions) onLag(l multi.Lag) {
@@ -228,11 +234,6 @@ func (g *globalOptions) onLag(l multi.Lag) {
 		g.lags.counts = map[string]int{}
 	}
 	g.lags.counts[l.Location]++
-	if l.Op == "remove" && l.Handle.Type != backend.LockFile {
-		// Locks left behind go stale on their own; anything else must not
-		// come back through the lagging location.
-		g.lags.removals = append(g.lags.removals, pendingRemoval{Location: l.Location, Type: l.Handle.Type, Name: l.Handle.Name, Time: time.Now().UTC()})
-	}
 }
 
 func (g *globalOptions) onHeal(h multi.Heal) {

@@ -110,11 +110,11 @@ func (g *globalOptions) printLocations(reps []locationReport) {
 
 // countPendingRemovals fills in the removals each location missed.
 func (g *globalOptions) countPendingRemovals(reps []locationReport) {
-	path, err := g.removalJournal(g.repoID)
+	j, err := g.removalJournal(g.repoID)
 	if err != nil {
 		return
 	}
-	list, err := loadRemovals(path)
+	list, err := j.Pending()
 	if err != nil {
 		g.warnf("%v", err)
 		return
