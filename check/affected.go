@@ -46,6 +46,11 @@ func (c *checker) findAffected(ctx context.Context) error {
 		}
 		c.opts.Progress.add(1, 0)
 	}
+	for _, p := range c.rep.Problems {
+		if p.Kind == KindPackDamaged && p.AffectedTotal == 0 && p.BlobsTotal > 0 && p.Fix == fixPackData {
+			p.Fix = fixUnused
+		}
+	}
 	return nil
 }
 

@@ -100,7 +100,11 @@ func (f *fixture) snapshot(files map[string][]byte) *repo.Snapshot {
 	}
 	ctx := context.Background()
 	f.when = f.when.Add(time.Hour)
-	s := &repo.Snapshot{Time: f.when, Tree: f.saveDir(root), Paths: []string{"/"}, Hostname: "test"}
+	var total uint64
+	for _, b := range files {
+		total += uint64(len(b))
+	}
+	s := &repo.Snapshot{Time: f.when, Tree: f.saveDir(root), Paths: []string{"/"}, Hostname: "test", Summary: &repo.Summary{TotalSize: total}}
 	if _, err := f.r.SaveSnapshot(ctx, s); err != nil {
 		f.t.Fatal(err)
 	}

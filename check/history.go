@@ -256,3 +256,35 @@ func DamagedBlobs(m MetaStore) (map[repo.BlobType]map[repo.ID]bool, error) {
 	}
 	return out, nil
 }
+
+// Damage is the damage the last checks recorded: the blobs that failed to
+// open, by the pack that holds them.
+type Damage map[repo.ID]map[blobKey]bool
+
+// RecordedDamage reads the damage the last checks recorded (in the local
+// cache, so it is empty on a host that never checked).
+func RecordedDamage(m MetaStore) (Damage, error) {
+	d := Damage{}
+	err := m.ForEachMeta(bucketDamaged, func(k, v []byte) error {
+		var pack repo.ID
+		if copy(pack[:], k) != len(pack) {
+			return nil
+		}
+		for _, b := range decodeBlobKeys(v) {
+			if d[pack] == nil {
+				d[pack] = map[blobKey]bool{}
+			}
+			d[pack][b] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read recorded damage: %w", err)
+	}
+	return d, nil
+}
+
+// Has reports whether a check found blob id (of type t) damaged in pack.
+func (d Damage) Has(pack repo.ID, t repo.BlobType, id repo.ID) bool {
+	return d[pack][blobKey{t, id}]
+}

@@ -41,7 +41,10 @@ type RepairedSnapshot struct {
 	Emptied      []string `json:"emptied,omitempty"` // folders whose contents could not be read
 	RootLost     bool     `json:"root_lost,omitempty"`
 	OriginalGone bool     `json:"original_removed,omitempty"`
-	EmptiedTotal int      `json:"emptied_total,omitempty"`
+	// AlreadyRepaired: an earlier repair wrote the same repaired snapshot
+	// (New), so none was added.
+	AlreadyRepaired bool `json:"already_repaired,omitempty"`
+	EmptiedTotal    int  `json:"emptied_total,omitempty"`
 }
 
 // RepairResult lists what RepairSnapshots did.
@@ -67,7 +70,12 @@ func RepairSnapshots(ctx context.Context, r RepairRepo, opts RepairOptions) (Rep
 	if err != nil {
 		return res, fmt.Errorf("list snapshots: %w", err)
 	}
-	rw := &rewriter{r: r, lost: ls, dry: opts.DryRun, memo: map[repo.ID]*rewritten{}}
+	rw := &rewriter{r: r, lost: ls, dry: opts.DryRun, memo: map[repo.ID]*rewritten{}, done: map[repairKey]repo.ID{}}
+	for _, s := range snaps {
+		if s.Repaired && s.Original != nil {
+			rw.done[repairKey{*s.Original, s.Tree}] = s.ID()
+		}
+	}
 	for _, s := range snaps {
 		res.Snapshots++
 		out, err := rw.tree(ctx, s.Tree)
@@ -133,12 +141,14 @@ func (l *lostSet) lost(ctx context.Context, id repo.ID) (bool, error) {
 	return v, nil
 }
 
-// rewritten is a tree after repair, with the paths it lost relative to it.
+// rewritten is a tree after repair, with the paths it lost relative to it
+// and the size of the files it still holds.
 type rewritten struct {
 	id                 repo.ID
 	changed            bool
 	dropped, emptied   []string
 	droppedN, emptiedN int
+	size               uint64
 }
 
 func (w *rewritten) add(prefix string, sub *rewritten) {

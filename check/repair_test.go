@@ -3,11 +3,13 @@ package check_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/check"
 	"github.com/cairnbackup/cairn/repo"
+	"github.com/cairnbackup/cairn/repo/prune"
 )
 
 func TestRepairIndexAfterLosingIt(t *testing.T) {
@@ -144,4 +146,63 @@ func TestRepairSnapshotsDropsDamagedFiles(t *testing.T) {
 	if p.AffectedTotal != 0 || len(rep.Problems) != 1 {
 		t.Errorf("after repair: %s affects %v", describe(rep), affected(p))
 	}
+}
+
+// Repairing twice adds no second copy; the repaired snapshot's size counts
+// only what it holds; and a prune that knows the recorded damage takes the
+// damaged, now unused, blob out of storage, after which check passes.
+func TestRepairTwiceThenPrune(t *testing.T) {
+	f := newFixture(t)
+	f.standard()
+	ctx := context.Background()
+	l := f.loc(repo.DataBlob, f.fileBlobs(f.snaps[1], "/srv/app/c.bin")[0])
+	f.be.Corrupt(packHandle(l.Pack), flip(func([]byte) int { return int(l.Offset) + 7 }))
+	find(t, f.run(readAll), check.KindPackDamaged, repo.PackPath(l.Pack))
+
+	first, err := check.RepairSnapshots(ctx, f.r, check.RepairOptions{})
+	if err != nil || len(first.Repaired) != 1 {
+		t.Fatalf("first repair: %+v, %v", first, err)
+	}
+	second, err := check.RepairSnapshots(ctx, f.r, check.RepairOptions{})
+	if err != nil || len(second.Repaired) != 1 || !second.Repaired[0].AlreadyRepaired || second.Repaired[0].New != first.Repaired[0].New {
+		t.Fatalf("second repair: %+v, %v; want the first repair's snapshot found again", second, err)
+	}
+	snaps, err := f.r.Snapshots(ctx, nil)
+	if err != nil || len(snaps) != 3 {
+		t.Fatalf("%d snapshots after two repairs (%v), want the two originals and one repaired", len(snaps), err)
+	}
+	repaired, err := f.r.LoadSnapshot(ctx, first.Repaired[0].New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := f.snaps[1].Summary.TotalSize - 500<<10; repaired.Summary.TotalSize != want {
+		t.Errorf("repaired snapshot's size %d, want %d (without the dropped file)", repaired.Summary.TotalSize, want)
+	}
+
+	if _, err := check.RepairSnapshots(ctx, f.r, check.RepairOptions{ForgetOriginal: true}); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.run(readAll)
+	if p := find(t, rep, check.KindPackDamaged, repo.PackPath(l.Pack)); p.AffectedTotal != 0 || !strings.Contains(p.Fix, "cairn prune") {
+		t.Fatalf("after repair: %s, fix %q", describe(rep), p.Fix)
+	}
+	dmg, err := check.RecordedDamage(f.r)
+	if err != nil || !dmg.Has(l.Pack, repo.DataBlob, l.ID) {
+		t.Fatalf("recorded damage %v (%v) lacks the damaged blob", dmg, err)
+	}
+	lock, err := f.r.Lock(ctx, repo.PruneLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := prune.DefaultOptions()
+	opts.Damaged = dmg.Has
+	plan, _, err := prune.Run(lock.Context(), f.r, opts)
+	lock.Release(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(plan.Repack, func(p prune.PackPlan) bool { return p.ID == l.Pack }) {
+		t.Fatalf("prune did not repack the pack with the damaged blob: repack %v", plan.Repack)
+	}
+	clean(t, f.run(readAll))
 }

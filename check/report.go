@@ -160,6 +160,7 @@ const (
 	fixMissing     = "run `cairn repair index` (the blobs may be in packs that no index segment names); blobs still missing after that are lost: run `cairn repair snapshots`"
 	fixKeyFile     = "remove the damaged key file with `cairn key remove` (other keys still open the repository)"
 	fixDrill       = "run `cairn check --read-data` to find the damaged pack"
+	fixUnused      = "no snapshot uses the damaged blobs: run `cairn prune`, which copies the sound blobs out of the pack and removes it (or restore the pack from another copy)"
 )
 
 // problem adds a new problem to the report.

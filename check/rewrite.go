@@ -14,8 +14,13 @@ type rewriter struct {
 	lost  *lostSet
 	dry   bool
 	memo  map[repo.ID]*rewritten
-	empty *repo.ID // the empty tree, once saved
+	empty *repo.ID              // the empty tree, once saved
+	done  map[repairKey]repo.ID // repaired snapshots already in the repository
 }
+
+// repairKey names a repaired snapshot by its original and its new tree:
+// repairing the same original to the same tree again adds nothing.
+type repairKey struct{ original, tree repo.ID }
 
 // tree returns the repaired form of a tree.
 func (w *rewriter) tree(ctx context.Context, id repo.ID) (*rewritten, error) {
@@ -46,6 +51,9 @@ func (w *rewriter) tree(ctx context.Context, id repo.ID) (*rewritten, error) {
 		}
 		if keep {
 			kept.Nodes = append(kept.Nodes, n)
+			if n.Type == repo.NodeFile {
+				out.size += n.Size
+			}
 		}
 	}
 	if out.changed && !w.dry {
@@ -65,6 +73,7 @@ func (w *rewriter) node(ctx context.Context, n *repo.Node, out *rewritten) (bool
 		if err != nil {
 			return false, err
 		}
+		out.size += sub.size
 		if sub.changed {
 			out.changed = true
 			n.Subtree = sub.id
@@ -123,17 +132,27 @@ func (w *rewriter) saveSnapshot(ctx context.Context, s *repo.Snapshot, out *rewr
 		return rs, nil
 	}
 	if !rs.RootLost {
-		ns := *s
 		orig := s.ID()
 		if s.Original != nil {
 			orig = *s.Original
 		}
-		ns.Tree, ns.Original, ns.Repaired = out.id, &orig, true
-		id, err := w.r.SaveSnapshot(ctx, &ns)
-		if err != nil {
-			return rs, fmt.Errorf("save repaired snapshot of %s: %w", s.ID().Short(), err)
+		if id, ok := w.done[repairKey{orig, out.id}]; ok {
+			rs.New, rs.AlreadyRepaired = id, true // an earlier repair wrote this very snapshot
+		} else {
+			ns := *s
+			ns.Tree, ns.Original, ns.Repaired = out.id, &orig, true
+			if s.Summary != nil {
+				sum := *s.Summary
+				sum.TotalSize = out.size // what it still holds
+				ns.Summary = &sum
+			}
+			id, err := w.r.SaveSnapshot(ctx, &ns)
+			if err != nil {
+				return rs, fmt.Errorf("save repaired snapshot of %s: %w", s.ID().Short(), err)
+			}
+			rs.New = id
+			w.done[repairKey{orig, out.id}] = id
 		}
-		rs.New = id
 	}
 	if opts.ForgetOriginal {
 		if err := w.r.RemoveSnapshot(ctx, s.ID()); err != nil {

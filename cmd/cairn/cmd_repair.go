@@ -145,6 +145,8 @@ func (g *globalOptions) printRepaired(rs check.RepairedSnapshot, dry bool) {
 		g.printf(" its root folder cannot be read; nothing is left to keep")
 	case dry:
 		g.printf(" would drop %d file(s)", rs.DroppedTotal)
+	case rs.AlreadyRepaired:
+		g.printf(" dropped %d file(s); an earlier repair already wrote snapshot %s (no copy added)", rs.DroppedTotal, rs.New.Short())
 	default:
 		g.printf(" dropped %d file(s); new snapshot %s", rs.DroppedTotal, rs.New.Short())
 	}
