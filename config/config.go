@@ -21,6 +21,10 @@
 //	    sources: [/etc]
 //	    exclude: ["**/*.swp"]
 //	    tags: [daily]
+//	    retention:
+//	      keep_within: 90d
+//	      keep_monthly: 12
+//	      prune: true
 //
 // Parsing is strict: unknown fields, wrong types and invalid values are
 // errors that name the file and line. Error messages never quote the
@@ -126,6 +130,33 @@ type Job struct {
 	ExcludeCaches bool     `yaml:"exclude_caches,omitempty"`
 	OneFileSystem bool     `yaml:"one_file_system,omitempty"`
 	Tags          []string `yaml:"tags,omitempty"`
+	// Retention is what `cairn forget --job NAME` keeps of the job's
+	// snapshots; nil means the job has no retention policy.
+	Retention *Retention `yaml:"retention,omitempty"`
+}
+
+// Retention holds the forget rules of a job, as the forget flags name
+// them: counts (-1 for unlimited) and calendar durations such as 90d,
+// 1y2m3d or 36h.
+type Retention struct {
+	KeepLast          int      `yaml:"keep_last,omitempty"`
+	KeepHourly        int      `yaml:"keep_hourly,omitempty"`
+	KeepDaily         int      `yaml:"keep_daily,omitempty"`
+	KeepWeekly        int      `yaml:"keep_weekly,omitempty"`
+	KeepMonthly       int      `yaml:"keep_monthly,omitempty"`
+	KeepYearly        int      `yaml:"keep_yearly,omitempty"`
+	KeepWithin        string   `yaml:"keep_within,omitempty"`
+	KeepWithinHourly  string   `yaml:"keep_within_hourly,omitempty"`
+	KeepWithinDaily   string   `yaml:"keep_within_daily,omitempty"`
+	KeepWithinWeekly  string   `yaml:"keep_within_weekly,omitempty"`
+	KeepWithinMonthly string   `yaml:"keep_within_monthly,omitempty"`
+	KeepWithinYearly  string   `yaml:"keep_within_yearly,omitempty"`
+	KeepTags          []string `yaml:"keep_tags,omitempty"` // each a tag list: "a,b" keeps snapshots with both
+	// GroupBy is how snapshots are grouped before the rules apply:
+	// "host,paths" when unset, "" for one group.
+	GroupBy *string `yaml:"group_by,omitempty"`
+	// Prune runs a prune after forget.
+	Prune bool `yaml:"prune,omitempty"`
 }
 
 // Job returns the job called name.

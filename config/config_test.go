@@ -41,6 +41,11 @@ func TestLoadFull(t *testing.T) {
 	if err != nil || !j.ExcludeCaches || !j.OneFileSystem || len(j.Tags) != 2 || j.Sources[0] != "/etc" {
 		t.Errorf("job etc: %+v, %v", j, err)
 	}
+	logs, _ := c.Job("logs")
+	if rt := logs.Retention; rt == nil || rt.KeepWithin != "90d" || rt.KeepDaily != 7 || rt.KeepMonthly != -1 ||
+		len(rt.KeepTags) != 2 || rt.GroupBy == nil || *rt.GroupBy != "host" || !rt.Prune {
+		t.Errorf("job logs' retention %+v", logs.Retention)
+	}
 	if _, err := c.Job("nope"); err == nil || !strings.Contains(err.Error(), "etc, logs") {
 		t.Errorf("unknown job: %v", err)
 	}
@@ -81,6 +86,11 @@ func TestParseErrors(t *testing.T) {
 		{"jobs:\n  - name: a\n    sources: [/x]\n  - name: a\n    sources: [/y]\n", `x.yaml:4: job "a" is defined twice`},
 		{"jobs:\n  - name: a\n", `job "a" has no sources`},
 		{"jobs:\n  - name: a\n    sources: [/x, rel]\n", `source "rel" must be an absolute path`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      keep_daily: -2\n", `x.yaml:5: job "a": keep_daily -2`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      keep_within: 90 days\n", `x.yaml:5: job "a": keep_within "90 days"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      keep_daily: 7\n      group_by: host,disk\n", `x.yaml:6: job "a": group_by "host,disk"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      prune: true\n", `x.yaml:5: job "a": retention names no rule`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      keep_dayly: 7\n", `x.yaml:5:7: unknown field "keep_dayly"`},
 	} {
 		_, err := config.Parse("x.yaml", []byte(c.yaml))
 		if err == nil || !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), c.want) {

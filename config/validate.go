@@ -87,6 +87,57 @@ func (c *Config) validate() error {
 				return invalid(fmt.Sprintf("%s.tags[%d]", at, k), "job %q: tag %q must be non-empty, without commas or newlines", j.Name, t)
 			}
 		}
+		if j.Retention != nil {
+			if err := j.Retention.validate(at+".retention", j.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// retentionDuration is the syntax of a keep-within duration (package
+// policy parses it; cmd/cairn tests that both agree).
+var retentionDuration = regexp.MustCompile(`^([0-9]+y)?([0-9]+m)?([0-9]+d)?([0-9]+h)?$`)
+
+func (r *Retention) validate(at, job string) error {
+	counts := map[string]int{"keep_last": r.KeepLast, "keep_hourly": r.KeepHourly, "keep_daily": r.KeepDaily,
+		"keep_weekly": r.KeepWeekly, "keep_monthly": r.KeepMonthly, "keep_yearly": r.KeepYearly}
+	rules := len(r.KeepTags)
+	for _, key := range []string{"keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"} {
+		switch n := counts[key]; {
+		case n < -1:
+			return invalid(at+"."+key, "job %q: %s %d: use a count, or -1 for unlimited", job, key, n)
+		case n != 0:
+			rules++
+		}
+	}
+	durations := []struct{ key, v string }{{"keep_within", r.KeepWithin}, {"keep_within_hourly", r.KeepWithinHourly},
+		{"keep_within_daily", r.KeepWithinDaily}, {"keep_within_weekly", r.KeepWithinWeekly},
+		{"keep_within_monthly", r.KeepWithinMonthly}, {"keep_within_yearly", r.KeepWithinYearly}}
+	for _, d := range durations {
+		if d.v == "" {
+			continue
+		}
+		if !retentionDuration.MatchString(d.v) {
+			return invalid(at+"."+d.key, "job %q: %s %q: use years, months, days and hours, such as 90d, 1y2m3d or 36h", job, d.key, d.v)
+		}
+		rules++
+	}
+	for k, t := range r.KeepTags {
+		if strings.TrimSpace(t) == "" {
+			return invalid(fmt.Sprintf("%s.keep_tags[%d]", at, k), "job %q: an empty tag list would keep every snapshot", job)
+		}
+	}
+	if r.GroupBy != nil && *r.GroupBy != "" {
+		for _, f := range strings.Split(*r.GroupBy, ",") {
+			if f != "host" && f != "paths" && f != "tags" {
+				return invalid(at+".group_by", "job %q: group_by %q: use host, paths and tags, separated by commas, or \"\" for one group", job, *r.GroupBy)
+			}
+		}
+	}
+	if rules == 0 {
+		return invalid(at, "job %q: retention names no rule, which would remove every snapshot; add keep_* rules or drop the block", job)
 	}
 	return nil
 }

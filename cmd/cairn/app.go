@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -62,6 +64,7 @@ func newApp(g *globalOptions) *cli.App {
 			newCopyCommand(g),
 			newCheckCommand(g),
 			newRepairCommand(g),
+			newPruneCommand(g),
 			newStatusCommand(g),
 		},
 	}
@@ -93,6 +96,7 @@ type globalOptions struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	logger         *slog.Logger
+	now            func() time.Time // the clock of repository operations (see clock.go)
 }
 
 func (g *globalOptions) flags() []cli.Flag {
@@ -129,5 +133,6 @@ func (g *globalOptions) load(c *cli.Context) error {
 		level = slog.LevelInfo
 	}
 	g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	g.now = repoClock(os.Getenv)
 	return g.loadConfig()
 }

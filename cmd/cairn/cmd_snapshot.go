@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,6 +26,7 @@ type snapshotOptions struct {
 	stdin                            bool
 	stdinName                        string
 	job                              string
+	time                             string
 }
 
 func newSnapshotCommand(g *globalOptions) *cli.Command {
@@ -51,6 +53,7 @@ repository is created on first use.`,
 			&cli.BoolFlag{Name: "force", Destination: &o.force, Usage: "read every file, ignoring the parent snapshot"},
 			&cli.BoolFlag{Name: "stdin", Destination: &o.stdin, Usage: "store standard input as one file"},
 			&cli.StringFlag{Name: "stdin-filename", Value: "stdin", Destination: &o.stdinName, Usage: "`NAME` of the file read with --stdin"},
+			&cli.StringFlag{Name: "time", Destination: &o.time, Usage: "record `TIME` (\"2006-01-02 15:04:05\" in local time, or RFC 3339) as the snapshot's time instead of now, for imports and tests"},
 			&cli.StringFlag{Name: "job", Destination: &o.job, Usage: "back up the sources of job `NAME` from the configuration file (its patterns and tags added to the flags')"},
 		},
 		Action: func(c *cli.Context) error {
@@ -148,6 +151,11 @@ func runSnapshot(ctx context.Context, g *globalOptions, o snapshotOptions, args 
 	}
 	if o.stdin {
 		opts.Stdin, opts.StdinName = g.stdin, o.stdinName
+	}
+	if o.time != "" {
+		if opts.Time, err = parseSnapshotTime(o.time); err != nil {
+			return err
+		}
 	}
 	if opts.Parent, err = findParent(ctx, r, o, host, paths); err != nil {
 		return err
@@ -260,3 +268,17 @@ type pathlessError struct {
 
 func (e *pathlessError) Error() string { return e.msg }
 func (e *pathlessError) Unwrap() error { return e.err }
+
+// parseSnapshotTime reads --time: "2006-01-02 15:04:05" or "2006-01-02"
+// in local time, or RFC 3339.
+func parseSnapshotTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{time.DateTime, "2006-01-02 15:04", time.DateOnly} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--time %q: use \"2006-01-02 15:04:05\" (local time) or RFC 3339", s)
+}

@@ -160,7 +160,7 @@ func (g *globalOptions) openOn(ctx context.Context, be backend.Backend, creds fu
 }
 
 func (g *globalOptions) repoOptions() repo.Options {
-	return repo.Options{CacheDir: g.cacheDir, Logger: g.logger, SkipDamagedIndex: g.tolerantIndex}
+	return repo.Options{CacheDir: g.cacheDir, Logger: g.logger, SkipDamagedIndex: g.tolerantIndex, Now: g.now}
 }
 
 // openOrCreateRepo opens the repository, creating the default one on first
