@@ -64,6 +64,7 @@ func newApp(g *globalOptions) *cli.App {
 			newCopyCommand(g),
 			newCheckCommand(g),
 			newRepairCommand(g),
+			newForgetCommand(g),
 			newPruneCommand(g),
 			newStatusCommand(g),
 		},

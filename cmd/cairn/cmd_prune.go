@@ -187,6 +187,9 @@ func (g *globalOptions) reportPrune(r *repo.Repository, p *prune.Plan, res prune
 	if n := len(p.Delete); n > 0 {
 		g.printf("delete:   %d condemned pack(s) (%s)\n", n, formatBytes(uint64(sumSize(p.Delete))))
 	}
+	if p.Changes() && p.Segments > 0 {
+		g.printf("index:    %d segment(s) rewritten into few large ones\n", p.Segments)
+	}
 	if now, _ := p.Frees(); now > 0 {
 		g.printf("frees:    %s now\n", formatBytes(uint64(now)))
 	}
