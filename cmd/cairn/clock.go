@@ -14,6 +14,20 @@ import (
 // system's.
 const testClockEnv = "CAIRN_TEST_CLOCK_FILE"
 
+// testLockRefreshEnv, for tests only, sets how often a lock is refreshed
+// (a Go duration such as 50ms), so that locks keep up with a clock that
+// CAIRN_TEST_CLOCK_FILE moves forward faster than time passes.
+const testLockRefreshEnv = "CAIRN_TEST_LOCK_REFRESH"
+
+// lockRefresh returns the lock refresh interval (0: the default).
+func lockRefresh(getenv func(string) string) time.Duration {
+	d, err := time.ParseDuration(getenv(testLockRefreshEnv))
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
+}
+
 // repoClock returns the clock for repository operations.
 func repoClock(getenv func(string) string) func() time.Time {
 	path := getenv(testClockEnv)

@@ -160,7 +160,7 @@ func (g *globalOptions) openOn(ctx context.Context, be backend.Backend, creds fu
 }
 
 func (g *globalOptions) repoOptions() repo.Options {
-	return repo.Options{CacheDir: g.cacheDir, Logger: g.logger, SkipDamagedIndex: g.tolerantIndex, Now: g.now}
+	return repo.Options{CacheDir: g.cacheDir, Logger: g.logger, SkipDamagedIndex: g.tolerantIndex, Now: g.now, LockRefresh: lockRefresh(os.Getenv)}
 }
 
 // openOrCreateRepo opens the repository, creating the default one on first
