@@ -428,6 +428,22 @@ func (b *Backend) lastErr(l *loc) error {
 	return l.lastErr
 }
 
+// Unavailable returns an error naming the enabled locations that are
+// marked down, or nil when every enabled location is healthy: then a
+// listing saw every object of the repository.
+func (b *Backend) Unavailable() error {
+	var down []string
+	for _, st := range b.Health() {
+		if st.Enabled && !st.Healthy {
+			down = append(down, fmt.Sprintf("%s: %v", st.Name, st.LastErr))
+		}
+	}
+	if len(down) == 0 {
+		return nil
+	}
+	return fmt.Errorf("location(s) unavailable: %s", strings.Join(down, "; "))
+}
+
 // record writes the removal of h that missed locs to the journal.
 func (b *Backend) record(h backend.Handle, locs []*loc) error {
 	if b.journal == nil || h.Type == backend.LockFile {

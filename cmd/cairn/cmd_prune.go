@@ -116,6 +116,9 @@ func runPrune(ctx context.Context, g *globalOptions, r *repo.Repository, opts pr
 		return err
 	}
 	opts.Damaged = dmg.Has
+	if g.multi != nil {
+		opts.CompleteView = g.multi.Unavailable
+	}
 	opts.Logger = g.logger
 	prog := &prune.Progress{}
 	opts.Progress = prog

@@ -19,6 +19,7 @@ import (
 // faultCmds are testscript commands for storage fault tests.
 var faultCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"corruptpacks": cmdCorruptPacks,
+	"tcpproxy":     cmdTCPProxy,
 	"objects":      cmdObjects,
 }
 

@@ -300,7 +300,9 @@ func TestPruneKilled(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	killed := 0
-	defer func() { t.Logf("a prune takes %s; %d of %d trials killed it before it finished", full.Round(time.Millisecond), killed, trials) }()
+	defer func() {
+		t.Logf("a prune takes %s; %d of %d trials killed it before it finished", full.Round(time.Millisecond), killed, trials)
+	}()
 	for trial := range trials {
 		p := cloneRepo(t, base)
 		cmd := p.command("", "prune")

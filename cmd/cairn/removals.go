@@ -33,7 +33,7 @@ func (g *globalOptions) applyPendingRemovals(ctx context.Context) error {
 		g.printf("applied %d removal(s) that had missed a location\n", res.Applied)
 	}
 	if res.Waiting > 0 {
-		g.warnf("%d removal(s) still wait for an unavailable location; run sync again when it is back", res.Waiting)
+		g.warnf("%d removal(s) still wait for an unavailable location; sync or prune applies them when it is back", res.Waiting)
 	}
 	return err
 }

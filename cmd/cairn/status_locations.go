@@ -22,7 +22,7 @@ type locationReport struct {
 	Objects  int    `json:"objects"`         // objects it holds (locks not counted)
 	// Missing is its lag: objects that another location holds and it lacks.
 	Missing int `json:"missing"`
-	// Unremoved counts removals it missed, which `cairn sync` applies.
+	// Unremoved counts removals it missed, which sync and prune apply.
 	Unremoved int `json:"unremoved,omitempty"`
 }
 
@@ -101,6 +101,9 @@ func (g *globalOptions) printLocations(reps []locationReport) {
 			state = "disabled"
 		case !r.Healthy:
 			state = "UNHEALTHY: " + r.Error
+			if r.Unremoved > 0 {
+				state += fmt.Sprintf("; %d removal(s) missed wait for it (sync or prune applies them when it is back)", r.Unremoved)
+			}
 		case r.Missing > 0 || r.Unremoved > 0:
 			state = fmt.Sprintf("LAGGING: %d object(s) missing, %d removal(s) missed; run `cairn sync`", r.Missing, r.Unremoved)
 		}

@@ -68,6 +68,7 @@ type Plan struct {
 	// InstantDelete says the packs condemned by this run are deleted in it.
 	InstantDelete bool `json:"instant_delete,omitempty"`
 
+	partial  error                 // why the view of storage is not whole (nil: it is)
 	copies   map[repo.ID][]uint32  // offsets of the used blobs to copy out of each repacked pack
 	segments []repo.ID             // the index segments the plan was made from
 	conds    map[repo.ID]time.Time // condemnations of the index, by pack
@@ -137,7 +138,7 @@ func PlanPrune(ctx context.Context, r Repo, opts Options) (*Plan, error) {
 	if err := r.SyncIndex(ctx); err != nil {
 		return nil, err
 	}
-	packs, err := p.readState(ctx, r)
+	packs, err := p.readState(ctx, r, opts.CompleteView)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +187,7 @@ func loadSnapshots(ctx context.Context, r Repo) ([]*repo.Snapshot, error) {
 
 // readState reads the packs in storage, the condemnations and the packs
 // the index knows, and refuses an index that names packs storage lacks.
-func (p *Plan) readState(ctx context.Context, r Repo) (map[repo.ID]*packState, error) {
+func (p *Plan) readState(ctx context.Context, r Repo, complete func() error) (map[repo.ID]*packState, error) {
 	var err error
 	if p.segments, err = r.CachedIndexSegments(); err != nil {
 		return nil, err
@@ -199,6 +200,9 @@ func (p *Plan) readState(ctx context.Context, r Repo) (map[repo.ID]*packState, e
 		return nil
 	}); err != nil {
 		return nil, err
+	}
+	if complete != nil {
+		p.partial = complete() // asked after listing, which finds unavailable locations
 	}
 	if err := r.ForEachCondemnation(ctx, func(cd repo.Condemnation) error {
 		p.conds[cd.Pack] = cd.Time
@@ -223,6 +227,10 @@ func (p *Plan) readState(ctx context.Context, r Repo) (map[repo.ID]*packState, e
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(missing) > 0 && p.partial != nil {
+		return nil, fmt.Errorf("%w: %d pack(s) the index names are in no reachable location (%v); prune changed nothing: run it again when every location is reachable",
+			ErrUnusable, len(missing), p.partial)
 	}
 	if len(missing)+len(resized) > 0 {
 		slices.Sort(missing)
@@ -398,12 +406,13 @@ func (p *Plan) decide(r Repo, packs map[repo.ID]*packState, sessions []repo.Lock
 	}
 	p.chooseRepacks(cands, opts)
 	p.decideUnindexed(packs, sessions, opts, blocking)
+	p.holdIfPartial()
 	for _, s := range sessions {
 		if blocking[s.ID] {
 			p.Sessions = append(p.Sessions, s)
 		}
 	}
-	if opts.InstantDelete {
+	if p.InstantDelete {
 		for _, l := range [][]PackPlan{p.Repack, p.Condemn} {
 			for _, pp := range l {
 				p.deleting[pp.ID] = true
@@ -413,6 +422,26 @@ func (p *Plan) decide(r Repo, packs map[repo.ID]*packState, sessions []repo.Lock
 	for _, pp := range p.Delete {
 		p.deleting[pp.ID] = true
 	}
+}
+
+// holdIfPartial keeps everything that would be deleted, or dropped from
+// the index, when the view of storage is not whole: a location that cannot
+// be reached may hold a snapshot that uses it (that location's copy of a
+// pack missing here, too).
+func (p *Plan) holdIfPartial() {
+	if p.partial == nil {
+		return
+	}
+	why := fmt.Sprintf("deleting waits until every location is reachable (%v)", p.partial)
+	for _, pp := range p.Delete {
+		pp.Reason = why
+		p.Waiting = append(p.Waiting, pp)
+	}
+	slices.SortFunc(p.Waiting, func(a, b PackPlan) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	p.Delete = nil
+	clear(p.dropped)
+	p.InstantDelete = false
+	p.Warnings = append(p.Warnings, "nothing is deleted: "+why)
 }
 
 // addStats adds an indexed pack to the storage statistics.

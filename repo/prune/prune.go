@@ -81,6 +81,13 @@ type Options struct {
 	// has no other copy is reported in Plan.Warnings (repair snapshots
 	// drops the files that need it).
 	Damaged func(pack repo.ID, t repo.BlobType, id repo.ID) bool
+	// CompleteView, if set, reports whether the storage the prune sees is
+	// the whole repository: a repository kept in several locations, one of
+	// which is unavailable, answers with an error naming it. Without the
+	// whole view a snapshot only that location holds may use what looks
+	// unused, so then nothing is deleted or dropped from the index (repack,
+	// condemn, revive and compaction still run); --instant-delete waits too.
+	CompleteView func() error
 	// Progress, if set, is updated as the prune goes.
 	Progress *Progress
 	// Logger receives notices; nil discards them.
