@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/cairnbackup/cairn/repo"
+	"github.com/cairnbackup/cairn/repo/prune"
 )
 
 // Stats modes.
@@ -35,7 +38,10 @@ selected with --host, --tag and --path as in "cairn snapshots"):
 and from those the deduplication ratio (restore size / plaintext of the
 distinct data blobs) and the compression ratio (plaintext of the distinct
 data and tree blobs / their stored size), and the repository's pack and
-blob counts. --mode restore-size looks up no blobs (faster, and without
+blob counts. Then the repository's storage: the bytes its packs take (what
+du counts under data/), broken down into what the snapshots use, blobs no
+snapshot uses, second copies, pack headers, condemned packs and garbage,
+and what the next prune would delete and condemn. --mode restore-size looks up no blobs (faster, and without
 the memory that takes); --mode raw-data reports only the stored side.
 With --json, one object.`,
 		Flags: append([]cli.Flag{
@@ -76,6 +82,11 @@ func runStats(ctx context.Context, g *globalOptions, o statsOptions, names []str
 		return fmt.Errorf("count the index: %w", err)
 	}
 	res.ratios()
+	if o.mode != statsRestoreSize {
+		if res.Storage, err = storageStats(ctx, r); err != nil {
+			return err
+		}
+	}
 	if g.json {
 		return g.printJSON(res)
 	}
@@ -103,6 +114,30 @@ type statsResult struct {
 	// the whole repository, from the index
 	Packs     int `json:"repository_packs"`
 	RepoBlobs int `json:"repository_blobs"`
+	// the whole repository's storage, as prune sees it
+	Storage *storageResult `json:"storage,omitempty"`
+}
+
+// storageResult is what the packs in storage hold: every snapshot's
+// used blobs, and what the next prunes would free.
+type storageResult struct {
+	prune.Stats
+	// NextPrune is what `cairn prune` with its defaults would do now:
+	// delete (bytes freed at once) and condemn (freed by a prune after the
+	// grace period).
+	NextPruneDeletes  int64 `json:"next_prune_deletes"`
+	NextPruneCondemns int64 `json:"next_prune_condemns"`
+}
+
+// storageStats plans a prune with the default options (changing nothing)
+// to break the packs' bytes down.
+func storageStats(ctx context.Context, r *repo.Repository) (*storageResult, error) {
+	plan, err := prune.PlanPrune(ctx, r, prune.DefaultOptions())
+	if err != nil {
+		return nil, fmt.Errorf("break down storage: %w", err)
+	}
+	now, later := plan.Frees()
+	return &storageResult{Stats: plan.Stats, NextPruneDeletes: now, NextPruneCondemns: later}, nil
 }
 
 // add counts one snapshot's tree totals.
@@ -143,4 +178,14 @@ func (g *globalOptions) printStats(s *statsResult) {
 		g.printf("compression:    %.2fx (before compression / stored)\n", s.CompressionRatio)
 	}
 	g.printf("repository:     %d packs, %d blobs\n", s.Packs, s.RepoBlobs)
+	if st := s.Storage; st != nil {
+		g.printf("storage:        %s in %d pack(s), of which (for every snapshot):\n", formatBytes(uint64(st.PackBytes)), st.Packs)
+		g.printf("  used          %s in %d blob(s)\n", formatBytes(uint64(st.UsedBytes)), st.UsedBlobs)
+		g.printf("  unused        %s in %d blob(s) no snapshot uses\n", formatBytes(uint64(st.UnusedBytes)), st.UnusedBlobs)
+		g.printf("  duplicates    %s in %d second copies\n", formatBytes(uint64(st.DuplicateBytes)), st.DuplicateBlobs)
+		g.printf("  headers       %s\n", formatBytes(uint64(st.HeaderBytes)))
+		g.printf("  condemned     %s in %d pack(s) awaiting deletion\n", formatBytes(uint64(st.CondemnedBytes)), st.CondemnedPacks)
+		g.printf("  garbage       %s in %d pack(s) no index names\n", formatBytes(uint64(st.GarbageBytes)), st.GarbagePacks)
+		g.printf("next prune:     deletes %s, condemns %s (deleted by a prune a day later)\n", formatBytes(uint64(st.NextPruneDeletes)), formatBytes(uint64(st.NextPruneCondemns)))
+	}
 }
