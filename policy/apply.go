@@ -63,7 +63,8 @@ type Kept struct {
 // Apply decides which snapshots of one group to keep (see GroupSnapshots for
 // making groups). The order of snaps does not matter: snapshots are taken
 // newest first, and those with equal times in ascending ID order, as if the
-// one with the smaller ID were newer. Both results are in that order.
+// one with the smaller ID were newer (restic takes equal times in the order it
+// happened to load them). Both results are in that order.
 //
 // now is the present: snapshots at or after it are in the future, so they
 // never serve as the newest snapshot that durations count back from (they are
@@ -72,7 +73,8 @@ type Kept struct {
 //
 // Under empty rules Apply keeps every snapshot, with no reasons. Under other
 // rules keep may come out empty (keep-tag rules that no snapshot matches);
-// restic's forget then refuses to remove anything, and callers should too.
+// restic's forget then fails without removing anything from any group, and
+// callers should do the same.
 // Rules should pass Validate; a count below -1 acts as unlimited.
 func Apply(snaps []Snapshot, r Rules, now time.Time) (keep []Kept, remove []Snapshot) {
 	sorted := newestFirst(snaps)

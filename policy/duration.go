@@ -26,6 +26,11 @@ const durationExample = `(want numbers with units y, m, d or h, e.g. "90d" or "1
 // years, m for months, d for days, h for hours) may appear once, in any order;
 // every number is a non-negative decimal of at most six digits. Surrounding
 // spaces are ignored. "0d" is the zero duration; the empty string is an error.
+//
+// Every duration restic's forget accepts and uses parses to the same value
+// here. ParseDuration is stricter about the rest: restic also takes a repeated
+// unit (the last one wins), negative numbers (which forget then refuses) and
+// the empty string (no rule), and panics on numbers too large for an int.
 func ParseDuration(s string) (Duration, error) {
 	rest := strings.TrimSpace(s)
 	if rest == "" {

@@ -139,7 +139,7 @@ func (r *repository) forget(tz string, p policy) (*goldenCase, error) {
 	out, err := r.run(tz, args...)
 	var re *resticError
 	if errors.As(err, &re) && strings.Contains(re.stderr, "refusing to delete last snapshot") {
-		c.Error = re.stderr
+		c.Error = r.refusal(re.stderr)
 		return c, nil
 	}
 	if err != nil {
@@ -149,6 +149,18 @@ func (r *repository) forget(tz string, p policy) (*goldenCase, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// refusal returns the message of restic's JSON error report, with the
+// repository's folder taken out of the paths it names.
+func (r *repository) refusal(stderr string) string {
+	var report struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal([]byte(stderr), &report) == nil && report.Message != "" {
+		stderr = report.Message
+	}
+	return strings.ReplaceAll(stderr, r.dir, "")
 }
 
 // groups decodes forget's JSON into groups, sorted by host, paths and tags
