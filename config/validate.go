@@ -96,9 +96,22 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// retentionDuration is the syntax of a keep-within duration (package
-// policy parses it; cmd/cairn tests that both agree).
-var retentionDuration = regexp.MustCompile(`^([0-9]+y)?([0-9]+m)?([0-9]+d)?([0-9]+h)?$`)
+// retentionDuration is the syntax of a keep-within duration: numbers of
+// at most six digits with units y, m, d, h, each unit once, in any order
+// (package policy parses it; cmd/cairn tests that both agree).
+var retentionDuration = regexp.MustCompile(`^\s*([0-9]{1,6}[ymdh])+\s*$`)
+
+func validRetentionDuration(s string) bool {
+	if !retentionDuration.MatchString(s) {
+		return false
+	}
+	for _, u := range "ymdh" {
+		if strings.Count(s, string(u)) > 1 {
+			return false
+		}
+	}
+	return true
+}
 
 func (r *Retention) validate(at, job string) error {
 	counts := map[string]int{"keep_last": r.KeepLast, "keep_hourly": r.KeepHourly, "keep_daily": r.KeepDaily,
@@ -119,7 +132,7 @@ func (r *Retention) validate(at, job string) error {
 		if d.v == "" {
 			continue
 		}
-		if !retentionDuration.MatchString(d.v) {
+		if !validRetentionDuration(d.v) {
 			return invalid(at+"."+d.key, "job %q: %s %q: use years, months, days and hours, such as 90d, 1y2m3d or 36h", job, d.key, d.v)
 		}
 		rules++

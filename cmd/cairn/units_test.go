@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/cairnbackup/cairn/config"
+	"github.com/cairnbackup/cairn/policy"
 )
 
 func TestParseSize(t *testing.T) {
@@ -47,6 +51,23 @@ func TestParseAge(t *testing.T) {
 	for _, in := range []string{"", "d", "xd", "1w", "-1h", "-1d"} {
 		if _, err := parseAge(in); err == nil {
 			t.Errorf("parseAge(%q) accepted", in)
+		}
+	}
+}
+
+// The configuration file checks keep-within durations without importing
+// package policy; both must accept the same strings.
+func TestRetentionSyntaxAgrees(t *testing.T) {
+	for _, d := range []string{"90d", "1y2m3d", "36h", "1y2m3d4h", "4h3d", "0d", " 7d ", "1000000d", "999999d", "",
+		"5", "d", "1x", "-1d", "1d1d", "1.5d", "1 d", "1w", "90days"} {
+		_, perr := policy.ParseDuration(d)
+		yaml := fmt.Sprintf("jobs:\n  - name: j\n    sources: [/x]\n    retention:\n      keep_daily: 1\n      keep_within: %q\n", d)
+		_, cerr := config.Parse("x.yaml", []byte(yaml))
+		if d == "" {
+			perr = nil // an empty keep_within is an unused rule in the file
+		}
+		if (perr == nil) != (cerr == nil) {
+			t.Errorf("duration %q: policy says %v, the configuration check says %v", d, perr, cerr)
 		}
 	}
 }
