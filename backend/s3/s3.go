@@ -162,7 +162,7 @@ func newBackend(cfg Config) (*Backend, error) {
 		b.prefix = cfg.Prefix + "/"
 	}
 	creds := credentialChain(cfg)
-	if v, err := creds.Get(); err != nil || v.SignerType.IsAnonymous() {
+	if v, err := creds.GetWithContext(&credentials.CredContext{Client: &http.Client{Transport: tr}}); err != nil || v.SignerType.IsAnonymous() {
 		b.anonymous = true
 	}
 	lookup := map[BucketLookup]minio.BucketLookupType{

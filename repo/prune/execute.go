@@ -61,6 +61,9 @@ func Execute(ctx context.Context, r Repo, p *Plan, opts Options) (Result, error)
 		return res, err
 	}
 	opts.Progress.setPhase("index")
+	for _, pp := range p.Revive {
+		opts.logger().Info("revived pack", "pack", repo.PackPath(pp.ID), "reason", pp.Reason)
+	}
 	written, err := writeIndex(ctx, r, p, &res)
 	if err != nil {
 		return res, err
@@ -175,7 +178,7 @@ func deletePacks(ctx context.Context, r Repo, p *Plan, opts Options, res *Result
 			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(ids, func(a, b repo.ID) int { return bytes.Compare(a[:], b[:]) })
+	sortIDs(ids)
 	opts.Progress.setPhase("delete")
 	if opts.Progress != nil {
 		opts.Progress.DeleteTotal.Store(int64(len(ids)))
@@ -188,6 +191,7 @@ func deletePacks(ctx context.Context, r Repo, p *Plan, opts Options, res *Result
 			if err := r.RemovePack(gctx, id); err != nil {
 				return err
 			}
+			opts.logger().Info("deleted pack", "pack", repo.PackPath(id), "bytes", p.stored[id])
 			opts.Progress.deleted()
 			mu.Lock()
 			res.DeletedPacks++

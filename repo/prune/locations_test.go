@@ -22,7 +22,6 @@ type twoLocations struct {
 	mems    [2]*mem.Backend
 	far     *faulty.Backend
 	journal *multi.Journal
-	mb      *multi.Backend
 }
 
 func newTwoLocations(t *testing.T) *twoLocations {

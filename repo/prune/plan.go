@@ -368,7 +368,7 @@ func (p *Plan) decide(r Repo, packs map[repo.ID]*packState, sessions []repo.Lock
 	for id := range packs {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b repo.ID) int { return bytes.Compare(a[:], b[:]) })
+	sortIDs(ids)
 	blocking := map[repo.ID]bool{}
 	var cands []repackCandidate
 	small := map[string][]*packState{}
@@ -518,7 +518,7 @@ func (p *Plan) decideUnindexed(packs map[repo.ID]*packState, sessions []repo.Loc
 			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(ids, func(a, b repo.ID) int { return bytes.Compare(a[:], b[:]) })
+	sortIDs(ids)
 	for _, id := range ids {
 		pp := PackPlan{ID: id, Size: p.stored[id]}
 		at, condemned := p.conds[id]
