@@ -1,6 +1,7 @@
 // Command gencorpus writes the deterministic benchmark corpora: a folder of
-// application logs and one large mixed binary file. The same flags always
-// give the same bytes, so runs on different days compare.
+// application logs, one large mixed binary file, and a tree of many small
+// configuration-style files. The same flags always give the same bytes, so
+// runs on different days compare.
 package main
 
 import (
@@ -18,7 +19,15 @@ func main() {
 	logSize := flag.Int64("log-size", 1<<30, "total bytes of logs")
 	binary := flag.String("binary", "", "write the mixed binary `FILE`")
 	binSize := flag.Int64("binary-size", 2<<30, "bytes of the binary file")
+	small := flag.String("small", "", "write many small files into `DIR` (1000 per folder)")
+	smallFiles := flag.Int("small-files", 1_000_000, "how many small files")
+	smallVersion := flag.Int("small-version", 0, "version `N` > 0 rewrites every other file of version 0 and adds as many new ones as it rewrote")
 	flag.Parse()
+	if *small != "" {
+		if err := writeSmall(*small, *smallFiles, *smallVersion); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if *logs != "" {
 		if err := writeLogs(*logs, *logSize); err != nil {
 			log.Fatal(err)
@@ -183,4 +192,36 @@ func fillRecords(r *rand.Rand, b []byte) {
 		b[i+16] = byte(r.IntN(4))
 		clear(b[i+17 : i+32])
 	}
+}
+
+// writeSmall writes n files of about 200 bytes, 1000 per folder, each with
+// content of its own. Version v > 0 gives every odd-numbered file new
+// content and adds n/2 files (so a snapshot of version 1 after one of
+// version 0 adds n new blobs, and leaves half of the first snapshot's
+// blobs unused once it is forgotten).
+func writeSmall(dir string, n, version int) error {
+	total := n
+	if version > 0 {
+		total = n + n/2
+	}
+	for i := 0; i < total; i++ {
+		gen := 0
+		if version > 0 && (i%2 == 1 || i >= n) {
+			gen = version
+		}
+		d := filepath.Join(dir, fmt.Sprintf("d%04d", i/1000))
+		if i%1000 == 0 {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		r := rand.New(rand.NewPCG(uint64(i), uint64(gen)))
+		body := fmt.Sprintf("# file %d, version %d\nname = %q\nport = %d\nkey = %016x%016x\nhosts = [%q, %q]\ntimeout = %dms\nretries = %d\n",
+			i, gen, paths[r.IntN(len(paths))], 1024+r.IntN(60000), r.Uint64(), r.Uint64(),
+			agents[r.IntN(len(agents))], msgs[r.IntN(len(msgs))], r.IntN(10000), r.IntN(9))
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%07d.conf", i)), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

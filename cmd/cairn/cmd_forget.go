@@ -309,6 +309,9 @@ func (g *globalOptions) reportForget(groups []forgetGroup, rules policy.Rules, d
 		g.printJSON(map[string]any{"message_type": "summary", "groups": groups, "dry_run": dry, "removed": removed, "policy": rules.String()})
 		return
 	}
+	if g.quiet {
+		return
+	}
 	total := 0
 	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	for _, grp := range groups {
@@ -326,9 +329,7 @@ func (g *globalOptions) reportForget(groups []forgetGroup, rules policy.Rules, d
 			}
 		}
 	}
-	if !g.quiet {
-		w.Flush()
-	}
+	w.Flush()
 	switch {
 	case dry:
 		g.printf("would remove %d snapshot(s)\n", total)
