@@ -2,11 +2,13 @@ package prune_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/faulty"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/repo/prune"
 )
@@ -397,4 +399,84 @@ func allObjects(t *testing.T, be backend.Backend) []string {
 		}
 	}
 	return out
+}
+
+// A repack whose copies fill several packs uploads them while it copies;
+// the uploads outlive the reading goroutines (a regression: they ran under
+// the reading group's context, cancelled when the group ended).
+func TestRepackFillsSeveralPacks(t *testing.T) {
+	e := newEnv(t)
+	r := e.open(nil)
+	// Each file of the first snapshot is a kept half and a forgotten half,
+	// so every pack of it is half unused and is repacked.
+	first, second := map[string][]byte{}, map[string][]byte{}
+	for k := range 24 {
+		name := string(rune('a' + k))
+		kept := content(name+"-kept", 20*chunkSize)
+		first[name] = append(kept, content(name+"-gone", 20*chunkSize)...)
+		second[name] = kept
+	}
+	old := snapshot(t, r, first)
+	keep := snapshot(t, r, second)
+	if err := r.RemoveSnapshot(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	plan, res := run(t, e.open(nil), nil)
+	if res.CopiedBytes < 3<<19 || len(plan.Repack) < 3 {
+		t.Fatalf("repack copied %d bytes (%s); want more than a pack's worth", res.CopiedBytes, describe(plan))
+	}
+	e.check(nil)
+	restore(t, e.open(nil), keep, second)
+}
+
+// A repack of more blobs than a segment holds (65536) writes a segment while
+// it copies; that write outlives the reading goroutines (a regression: it
+// ran under their group's context, cancelled when the group ended, and the
+// prune failed with "context canceled").
+func TestRepackWritesSegmentsWhileCopying(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores 140,000 blobs")
+	}
+	e := newEnv(t)
+	r := e.open(nil)
+	const n = 140_000
+	tree := func(keepAll bool) *repo.Tree {
+		node := repo.Node{Name: "tiny", Type: repo.NodeFile, Mode: 0o644}
+		for i := range n {
+			if !keepAll && i%2 == 1 {
+				continue
+			}
+			b := []byte(fmt.Sprintf("tiny blob number %09d", i))
+			id, _, err := r.SaveBlob(ctx, repo.DataBlob, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			node.Content = append(node.Content, repo.Extent{Blob: id, Length: uint64(len(b))})
+			node.Size += uint64(len(b))
+		}
+		return &repo.Tree{Nodes: []repo.Node{node}}
+	}
+	var ids [2]repo.ID
+	for i, all := range []bool{true, false} {
+		root, err := r.SaveTree(ctx, tree(all))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids[i], err = r.SaveSnapshot(ctx, &repo.Snapshot{Time: r.Now(), Tree: root, Paths: []string{"/"}, Hostname: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.RemoveSnapshot(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	// Slow pack uploads: the last ones are still running when the reading
+	// goroutines are done.
+	slow := faulty.New(e.be)
+	slow.Inject(faulty.Fault{Op: faulty.OpSave, Kind: faulty.Delay, Delay: 300 * time.Millisecond, Times: -1,
+		Match: func(h backend.Handle) bool { return h.Type == backend.PackFile }})
+	_, res := run(t, e.open(slow), nil)
+	if res.CopiedBlobs < 65536 {
+		t.Fatalf("copied %d blobs, want more than a segment's worth", res.CopiedBlobs)
+	}
+	e.check(nil)
 }

@@ -38,7 +38,7 @@ func repackAll(ctx context.Context, r Repo, p *Plan, opts Options, res *Result) 
 	g.SetLimit(repackParallel)
 	for _, pp := range p.Repack {
 		g.Go(func() error {
-			blobs, n, err := repackPack(gctx, r, pp.ID, p.copies[pp.ID], opts.Progress)
+			blobs, n, err := repackPack(gctx, ctx, r, pp.ID, p.copies[pp.ID], opts.Progress)
 			if err != nil {
 				if gctx.Err() != nil && ctx.Err() != nil {
 					return ctx.Err()
@@ -65,7 +65,10 @@ func repackAll(ctx context.Context, r Repo, p *Plan, opts Options, res *Result) 
 }
 
 // repackPack copies the blobs at offsets out of one pack, verifying each.
-func repackPack(ctx context.Context, r Repo, id repo.ID, offsets []uint32, prog *Progress) (int, int64, error) {
+// It reads under ctx and packs under saveCtx, which must outlive it: full
+// packs are uploaded (and index segments written) in the background until
+// the caller's Flush.
+func repackPack(ctx, saveCtx context.Context, r Repo, id repo.ID, offsets []uint32, prog *Progress) (int, int64, error) {
 	info, ok, err := r.IndexedPackContents(id)
 	if err != nil {
 		return 0, 0, err
@@ -108,7 +111,7 @@ func repackPack(ctx context.Context, r Repo, id repo.ID, offsets []uint32, prog 
 				if _, err := r.OpenBlobAt(repo.BlobLocation{Pack: id, Entry: e}, bufs); err != nil {
 					return err
 				}
-				if err := r.SaveSealedBlob(ctx, e, sealed); err != nil {
+				if err := r.SaveSealedBlob(saveCtx, e, sealed); err != nil {
 					return err
 				}
 				n += int64(e.Length)
