@@ -24,6 +24,7 @@
 #                    module proxy at RESTIC_VERSION, v0.19.1)
 #   RESTIC_OLD=PATH  the older restic (default: restic on PATH, Debian's
 #                    0.14); an absent one is left out of the table
+#   REUSE=1          measure the repositories the last run generated again
 # Needs about 20 x FILES x 4 KiB of disk (the files take a block each).
 # The paths of WORKDIR must not hold spaces.
 set -euo pipefail
@@ -41,17 +42,20 @@ fi
 restic_old=${RESTIC_OLD:-$(command -v restic || true)}
 [ -n "$restic_old" ] && [ "$("$restic_old" version | cut -d' ' -f2)" = "$("$restic_new" version | cut -d' ' -f2)" ] && restic_old=
 echo "benchmark password" > "$work/pw"
-od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$work/key" && chmod 600 "$work/key"
 export RESTIC_PASSWORD_FILE=$work/pw
 data=$work/corpus
 repos=$work/repos
-rm -rf "$data" "$repos" "$work/run" && mkdir -p "$repos" "$work/run"
+reuse=0
+if [ "${REUSE:-0}" = 1 ] && [ -d "$repos/cairn" ]; then reuse=1; fi
+rm -rf "$work/run" && mkdir -p "$work/run"
+if [ $reuse = 0 ]; then rm -rf "$data" "$repos" && mkdir -p "$repos"; fi
 
 cairn() { "$work/bin/cairn" -r "$repos/cairn" --password-file "$work/pw" --cache-dir "$repos/cairn-cache" "$@"; }
 tools=("$restic_new")
 [ -n "$restic_old" ] && tools+=("$restic_old")
 rrepo() { echo "$repos/restic-$("$1" version | cut -d' ' -f2)"; }
 
+generate() {
 cairn init > /dev/null
 cairn key add --new-key-file "$work/key" > /dev/null
 for t in "${tools[@]}"; do "$t" -q -r "$(rrepo "$t")" init > /dev/null; done
@@ -70,16 +74,29 @@ echo "prune-bench: second snapshots" >&2
 snapshot_all
 cairn forget -q --keep-last 1
 for t in "${tools[@]}"; do "$t" -q -r "$(rrepo "$t")" forget --keep-last 1 > /dev/null; done
+}
+if [ $reuse = 0 ]; then
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$work/key" && chmod 600 "$work/key"
+  generate
+else
+  echo "prune-bench: REUSE=1: measuring the repositories of the last run again" >&2
+  rm -rf "$repos"/*-copy "$repos"/cairn-phase1 "$repos"/cairn-instant "$repos"/cairn-keyfile "$repos"/*-cache-* "$work/clock"
+fi
 blobs=$(cairn stats --mode raw-data --json | grep -o '"repository_blobs":[0-9]*' | cut -d: -f2)
 
-# measure NAME CMD...: runs CMD after the disk has settled and the page
-# cache holds only the repositories (as root), appends "name seconds kib".
+# measure NAME CMD...: runs CMD after the disk has settled and (as root)
+# the page cache holds the repositories' pack files and nothing else, and
+# appends "name seconds kib". The tools' local caches are left cold: read
+# back whole with cat, cairn's bbolt cache sits in the page cache in large
+# folios, and every fault of its memory map then maps one whole (megabytes
+# at a time), which counts in the peak RSS that /usr/bin/time reports. A
+# cache file that cairn itself read and wrote is in small pages.
 measure() {
   local name=$1; shift
   sync
   if [ -w /proc/sys/vm/drop_caches ]; then
     echo 1 > /proc/sys/vm/drop_caches
-    find "$repos" -type f -exec cat {} + > /dev/null
+    find "$repos" -path '*/data/*' -type f -exec cat {} + > /dev/null
   fi
   /usr/bin/time -f "%e %M" -o "$work/run/time" "$@" > "$work/run/$name.out" 2>&1 || { echo "prune-bench: $name failed:" >&2; cat "$work/run/$name.out" >&2; exit 1; }
   echo "$name $(cat "$work/run/time")" >> "$work/run/results"

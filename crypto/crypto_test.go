@@ -607,3 +607,19 @@ func BenchmarkKDF(b *testing.B) {
 		}
 	}
 }
+
+// BlobID reuses its hashers: naming a blob allocates nothing (a snapshot of
+// a million small files names a million blobs).
+func TestBlobIDAllocatesNothing(t *testing.T) {
+	m := crypto.NewMasterKey(testPolynomial)
+	data := pseudoRandom(7, 4096)
+	want := m.BlobID(data)
+	allocs := testing.AllocsPerRun(100, func() {
+		if m.BlobID(data) != want {
+			t.Fatal("BlobID changed")
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("BlobID allocates %.1f times per call", allocs)
+	}
+}

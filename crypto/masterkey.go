@@ -3,6 +3,7 @@ package crypto
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/zeebo/blake3"
 )
@@ -17,8 +18,9 @@ type MasterKey struct {
 	id         [KeySize]byte // BLAKE3 key that names blobs
 	polynomial uint64        // the repository's chunker polynomial
 
-	sealer *Key
-	hasher *blake3.Hasher // keyed, never written to: cloned per id
+	sealer  *Key
+	hasher  *blake3.Hasher // keyed, never written to: the template of hashers
+	hashers sync.Pool      // keyed hashers for BlobID, reset between uses
 }
 
 // NewMasterKey makes a master key from the CSPRNG, with the given chunker
@@ -76,9 +78,20 @@ func (m *MasterKey) Polynomial() uint64 { return m.polynomial }
 // a repository does not reveal whether it holds a file an attacker knows.
 // Safe for concurrent use.
 func (m *MasterKey) BlobID(plaintext []byte) ID {
-	h := m.hasher.Clone()
+	// A hasher holds about 2 KiB of state: pooling them spares an
+	// allocation per blob (a snapshot of a million small files names a
+	// million blobs).
+	h, _ := m.hashers.Get().(*blake3.Hasher)
+	if h == nil {
+		h = m.hasher.Clone()
+	} else {
+		h.Reset() // back to the keyed initial state
+	}
 	_, _ = h.Write(plaintext)
-	return IDFromHasher(h)
+	var id ID
+	h.Sum(id[:0]) // on the concrete type, so that id stays on the stack
+	m.hashers.Put(h)
+	return id
 }
 
 // NewBlobHasher returns a streaming keyed hasher giving the same result as BlobID.

@@ -107,6 +107,7 @@ func (w *batch) commit() error {
 	if err != nil {
 		return fmt.Errorf("index: commit: %w", err)
 	}
+	w.c.pager.afterWrite()
 	afterCommit()
 	return nil
 }

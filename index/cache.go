@@ -351,6 +351,7 @@ func (c *Cache) update(what string, fn func(tx *bolt.Tx, b *buckets) error) erro
 		})
 	})
 	if err == nil {
+		c.pager.afterWrite()
 		afterCommit()
 	}
 	return c.checkErr(err)

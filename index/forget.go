@@ -185,10 +185,11 @@ func (c *Cache) collectRound(ctx context.Context, dead [][]byte, st *SyncStats) 
 				if !ok {
 					continue
 				}
-				if err := eachEntry(b.entries().Get(pn), func(e *pack.Entry) error { return s.add(num, &rec.id, e) }); err != nil {
+				raw := b.entries().Get(pn)
+				if err := eachEntry(raw, func(e *pack.Entry) error { return s.add(num, &rec.id, e) }); err != nil {
 					return err
 				}
-				c.pager.tick(tx)
+				c.pager.tickBytes(tx, len(raw))
 			}
 			return nil
 		})

@@ -136,7 +136,9 @@ func (c *Cache) scanPacks(start uint32, fn func(pn uint32, rec *packRec, entries
 	return scanChunked(c, "scan packs", num4(start), (*buckets).packs,
 		func(b *buckets, k, v []byte) (item, bool, error) {
 			rec, err := decodePackRec(v)
-			return item{pn: binary.BigEndian.Uint32(k), rec: rec, entries: bytes.Clone(b.entries().Get(k))}, err == nil, err
+			entries := bytes.Clone(b.entries().Get(k))
+			c.pager.tickBytes(b.tx, len(entries))
+			return item{pn: binary.BigEndian.Uint32(k), rec: rec, entries: entries}, err == nil, err
 		},
 		func(it item) error { return fn(it.pn, &it.rec, it.entries) })
 }

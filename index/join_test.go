@@ -227,3 +227,44 @@ func TestForEachCondemnation(t *testing.T) {
 		t.Error("condemnations not in pack id order")
 	}
 }
+
+func TestForEachPackInfo(t *testing.T) {
+	smallSteps(t)
+	old := packInfoChunk
+	packInfoChunk = 7 // a chunk ends inside the run of packs, whatever their sizes
+	t.Cleanup(func() { packInfoChunk = old })
+	c, _ := newTestCache(t)
+	at := time.Unix(1_700_000_000, 0).UTC()
+	r := repo{
+		testID("seg", 1): {Packs: []PackInfo{testPack(1, 1, 2, 3), testPack(2, 4), testPack(3, 5, 6, 7, 8, 9, 10, 11, 12, 13)}},
+		testID("seg", 2): {Packs: []PackInfo{testPack(2, 4), testPack(4, 14, 15)}, Condemned: []Condemnation{{Pack: testID("pack", 4), Time: at}}},
+	}
+	mustSync(t, c, r)
+	e := expect(r)
+	seen := map[crypto.ID]bool{}
+	err := c.ForEachPackInfo(func(info PackInfo, p PackSummary) error {
+		want, ok := e.packs[info.ID]
+		if !ok || seen[info.ID] {
+			t.Errorf("pack %s unexpected or repeated", info.ID.Short())
+		}
+		seen[info.ID] = true
+		if info.Size != want.Size || len(info.Blobs) != len(want.Blobs) || p.Blobs != len(want.Blobs) {
+			t.Errorf("pack %s: %d bytes, %d blobs; want %d, %d", info.ID.Short(), info.Size, len(info.Blobs), want.Size, len(want.Blobs))
+		}
+		for _, b := range want.Blobs {
+			if got, ok := entryIn(info, b.Type, b.ID); !ok || got != b {
+				t.Errorf("pack %s: entry %+v missing", info.ID.Short(), b)
+			}
+		}
+		if _, condemned := e.condemned[info.ID]; condemned != p.Condemned {
+			t.Errorf("pack %s: condemned %v", info.ID.Short(), p.Condemned)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(e.packs) {
+		t.Errorf("%d packs listed, want %d", len(seen), len(e.packs))
+	}
+}

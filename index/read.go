@@ -199,29 +199,66 @@ func (c *Cache) ForEachPack(fn func(p PackSummary) error) error {
 
 // ForEachPackInfo is ForEachPack with each pack's blob entries, for
 // rewriting the index: it calls fn for every known pack, in the order
-// the cache numbered them, reading in chunks so that fn may use the cache.
+// the cache numbered them. It reads in chunks of about packInfoChunk
+// entries (packs of tiny blobs hold a hundred thousand), so that fn may
+// use the cache and memory holds one chunk.
 func (c *Cache) ForEachPackInfo(fn func(info PackInfo, p PackSummary) error) error {
 	type item struct {
 		info PackInfo
 		sum  PackSummary
 	}
-	return scanChunked(c, "list pack contents", nil, (*buckets).packs,
-		func(b *buckets, k, v []byte) (item, bool, error) {
-			rec, err := decodePackRec(v)
-			if err != nil || !rec.visible() {
-				return item{}, false, err
+	var from []byte
+	for first := true; first || from != nil; first = false {
+		var items []item
+		err := c.view("list pack contents", func(tx *bolt.Tx, b *buckets) error {
+			cur := b.packs().Cursor()
+			k, v := cur.First()
+			if from != nil {
+				k, v = cur.Seek(from)
 			}
-			es, err := decodeEntries(b.entries().Get(k), rec.nblobs)
-			if err != nil {
-				return item{}, false, err
+			entries := 0
+			for ; k != nil && entries < packInfoChunk && len(items) < scanChunk; k, v = cur.Next() {
+				rec, err := decodePackRec(v)
+				if err != nil {
+					return err
+				}
+				if !rec.visible() {
+					c.pager.tick(tx)
+					continue
+				}
+				raw := b.entries().Get(k)
+				c.pager.tickBytes(tx, len(raw))
+				es, err := decodeEntries(raw, rec.nblobs)
+				if err != nil {
+					return err
+				}
+				it := item{info: PackInfo{ID: rec.id, Size: int64(rec.size), Blobs: es}, sum: PackSummary{ID: rec.id, Size: int64(rec.size), Blobs: len(es)}}
+				if rec.flags&packCondemned != 0 {
+					it.sum.CondemnedAt, it.sum.Condemned = latestCondemnation(b, rec.id)
+				}
+				items = append(items, it)
+				entries += len(es)
 			}
-			it := item{info: PackInfo{ID: rec.id, Size: int64(rec.size), Blobs: es}, sum: PackSummary{ID: rec.id, Size: int64(rec.size), Blobs: len(es)}}
-			if rec.flags&packCondemned != 0 {
-				it.sum.CondemnedAt, it.sum.Condemned = latestCondemnation(b, rec.id)
+			from = nil
+			if k != nil {
+				from = bytes.Clone(k)
 			}
-			return it, true, nil
-		}, func(it item) error { return fn(it.info, it.sum) })
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("index: list pack contents: %w", err)
+		}
+		for _, it := range items {
+			if err := fn(it.info, it.sum); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
+
+// packInfoChunk bounds the blob entries ForEachPackInfo copies out at once.
+var packInfoChunk = 1 << 16
 
 // Segments returns the ids of the ingested segments, sorted.
 func (c *Cache) Segments() ([]crypto.ID, error) {

@@ -66,8 +66,42 @@ func (r *Repository) reserve(t BlobType, id ID) (bool, error) {
 	if ok {
 		return true, nil
 	}
-	r.pending[k] = pendingBlob{}
+	r.addPending(k)
 	return false, nil
+}
+
+// addPending reserves a blob; r.mu is held.
+func (r *Repository) addPending(k blobKey) {
+	r.pending[k] = struct{}{}
+	r.pendingHigh = max(r.pendingHigh, len(r.pending))
+}
+
+// shrinkPending rebuilds the pending map once it holds far fewer blobs than
+// it once did: a Go map keeps its largest size, and a snapshot of a million
+// small files passes hundreds of thousands of blobs through it. r.mu is held.
+func (r *Repository) shrinkPending() {
+	if r.pendingHigh < 4096 || len(r.pending) > r.pendingHigh/4 {
+		return
+	}
+	m := make(map[blobKey]struct{}, len(r.pending))
+	for k := range r.pending {
+		m[k] = struct{}{}
+	}
+	r.pending, r.pendingHigh = m, len(m)
+}
+
+// unindexedLocation finds a blob in the uploaded packs that no segment
+// names yet; r.mu is held. It scans them: only a reader of blobs it has
+// just saved asks.
+func (r *Repository) unindexedLocation(t BlobType, id ID) (BlobLocation, bool) {
+	for _, p := range r.unindexed {
+		for _, e := range p.Blobs {
+			if e.Type == t && e.ID == id {
+				return index.Location{Pack: p.ID, Entry: e}, true
+			}
+		}
+	}
+	return BlobLocation{}, false
 }
 
 // HasBlob reports whether the repository holds the blob outside condemned
@@ -93,10 +127,15 @@ type BlobLocation = index.Location
 // revives the pack). Writers never use condemned copies: see SaveBlob.
 func (r *Repository) LookupBlob(t BlobType, id ID) (BlobLocation, error) {
 	r.mu.Lock()
-	p, ok := r.pending[blobKey{t, id}]
+	_, ok := r.pending[blobKey{t, id}]
+	var uploaded BlobLocation
+	var found bool
+	if ok {
+		uploaded, found = r.unindexedLocation(t, id)
+	}
 	r.mu.Unlock()
-	if ok && p.uploaded {
-		return index.Location{Pack: p.pack, Entry: p.entry}, nil
+	if found {
+		return uploaded, nil
 	}
 	if ok {
 		return index.Location{}, fmt.Errorf("%w: %s blob %s is not flushed yet", ErrBlobNotFound, t, id.Short())
@@ -174,9 +213,6 @@ func (r *Repository) Flush(ctx context.Context) error {
 // packs wait for one.
 func (r *Repository) packUploaded(ctx context.Context, info index.PackInfo) error {
 	r.mu.Lock()
-	for _, e := range info.Blobs {
-		r.pending[blobKey{e.Type, e.ID}] = pendingBlob{pack: info.ID, entry: e, uploaded: true}
-	}
 	r.unindexed = append(r.unindexed, info)
 	n, blobs := len(r.unindexed), 0
 	for _, p := range r.unindexed {
@@ -212,11 +248,10 @@ func (r *Repository) writeSegment(ctx context.Context) error {
 	r.mu.Lock()
 	for _, p := range packs {
 		for _, e := range p.Blobs {
-			if pb, ok := r.pending[blobKey{e.Type, e.ID}]; ok && pb.pack == p.ID {
-				delete(r.pending, blobKey{e.Type, e.ID})
-			}
+			delete(r.pending, blobKey{e.Type, e.ID})
 		}
 	}
+	r.shrinkPending()
 	r.mu.Unlock()
 	r.logf("wrote index segment %s for %d packs", id.Short(), len(packs))
 	return nil

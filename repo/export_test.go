@@ -10,3 +10,14 @@ import (
 func (r *Repository) SaveTestObject(ctx context.Context, t backend.FileType, plain []byte) (ID, error) {
 	return r.saveObject(ctx, t, plain)
 }
+
+// PendingCounts returns how many blobs wait for an index segment and the
+// most the pending set held since it was last rebuilt.
+func (r *Repository) PendingCounts() (n, high int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending), r.pendingHigh
+}
+
+// MaxPackBlobs is the most blobs a pack holds.
+const MaxPackBlobs = maxPackBlobs

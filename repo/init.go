@@ -43,7 +43,7 @@ func Init(ctx context.Context, be backend.Backend, creds Credentials, iopts Init
 	if err != nil {
 		return nil, err
 	}
-	r := &Repository{be: be, opts: opts, pending: make(map[blobKey]pendingBlob), cfg: cfg}
+	r := &Repository{be: be, opts: opts, pending: make(map[blobKey]struct{}), cfg: cfg}
 	r.key = crypto.NewMasterKey(cfg.Polynomial)
 	kdf := iopts.KDF
 	if kdf == (crypto.KDFParams{}) {

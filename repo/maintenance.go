@@ -73,29 +73,15 @@ func (r *Repository) CachedIndexSegments() ([]ID, error) {
 
 // SaveSealedBlob packs a blob that is already sealed (read from another
 // pack, whose sealing binds only the blob's type and id), without looking
-// it up: prune copies live blobs out of sparse packs this way. The caller
-// has verified the bytes. Like SaveBlob, the blob is durable after Flush.
+// it up or reserving it: prune copies each used blob out of sparse packs
+// once, and nothing in the session reads it back before Flush (readers find
+// the copy it came from). The caller has verified the bytes. Like SaveBlob,
+// the blob is durable after Flush.
 func (r *Repository) SaveSealedBlob(ctx context.Context, e BlobEntry, sealedBytes []byte) error {
 	if len(sealedBytes) != int(e.Length) {
 		return fmt.Errorf("save sealed blob %s: %d bytes, entry says %d", e.ID.Short(), len(sealedBytes), e.Length)
 	}
-	k := blobKey{e.Type, e.ID}
-	r.mu.Lock()
-	_, ok := r.pending[k]
-	if !ok {
-		r.pending[k] = pendingBlob{}
-	}
-	r.mu.Unlock()
-	if ok {
-		return nil // packed already in this session
-	}
-	err := r.packer.add(ctx, sealed{t: e.Type, id: e.ID, bytes: sealedBytes, rawLen: e.RawLength})
-	if err != nil {
-		r.mu.Lock()
-		delete(r.pending, k)
-		r.mu.Unlock()
-	}
-	return err
+	return r.packer.add(ctx, sealed{t: e.Type, id: e.ID, bytes: sealedBytes, rawLen: e.RawLength})
 }
 
 // RemoveIndexSegment removes an index segment from storage. The local

@@ -13,6 +13,11 @@ import (
 	"github.com/cairnbackup/cairn/pack"
 )
 
+// maxPackBlobs ends a pack of tiny blobs before its target size: its
+// header (45 bytes a blob) stays under 1.5 MiB, and the blobs that wait in
+// open and uploading packs for an index segment stay few.
+const maxPackBlobs = 1 << 15
+
 // packerManager fills one open pack per blob type and uploads full packs
 // in the background, with a bounded number of uploads in flight. Packs are
 // written to files rather than memory, so the process's memory does not
@@ -105,7 +110,7 @@ func (m *packerManager) add(ctx context.Context, s sealed) error {
 	}
 	err := op.w.Add(s.t, s.id, s.bytes, s.rawLen)
 	var full *openPack
-	if err == nil && op.w.Size() >= int64(m.packSize) {
+	if err == nil && (op.w.Size() >= int64(m.packSize) || op.w.Count() >= maxPackBlobs) {
 		full = op
 		delete(m.open, s.t)
 	}

@@ -73,21 +73,16 @@ type Repository struct {
 	snapCache    *objCache
 	treeCache    *objCache
 
-	mu        sync.Mutex              // guards pending and unindexed
-	pending   map[blobKey]pendingBlob // saved in this session, not yet in the cache
-	unindexed []index.PackInfo        // uploaded packs awaiting an index segment
-	segMu     sync.Mutex              // serialises segment writes
+	mu          sync.Mutex           // guards pending, pendingHigh and unindexed
+	pending     map[blobKey]struct{} // saved in this session, not yet in the cache
+	pendingHigh int                  // the most pending held since the map was last rebuilt
+	unindexed   []index.PackInfo     // uploaded packs awaiting an index segment
+	segMu       sync.Mutex           // serialises segment writes
 }
 
 type blobKey struct {
 	t  BlobType
 	id crypto.ID
-}
-
-type pendingBlob struct {
-	pack     crypto.ID
-	entry    pack.Entry
-	uploaded bool
 }
 
 // Segment thresholds: an index segment is written once this many packs or
@@ -148,7 +143,7 @@ func Open(ctx context.Context, be backend.Backend, creds Credentials, opts Optio
 	if _, err := parseConfigHeader(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", be.Location(), err)
 	}
-	r := &Repository{be: be, opts: opts, pending: make(map[blobKey]pendingBlob)}
+	r := &Repository{be: be, opts: opts, pending: make(map[blobKey]struct{})}
 	if err := r.unlockKey(ctx, creds); err != nil {
 		return nil, err
 	}

@@ -526,3 +526,58 @@ func TestOpenBuffersReused(t *testing.T) {
 		t.Errorf("opening %d blobs (%d bytes) through grown buffers allocated %d bytes", opens, total, n)
 	}
 }
+
+// Packs of tiny blobs end at MaxPackBlobs; a blob in an uploaded pack that
+// no segment names yet is found; the pending set is rebuilt smaller once
+// its blobs are indexed.
+func TestManyTinyBlobs(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, _ := newRepo(t, nopClose{be})
+	n := repo.MaxPackBlobs + 10
+	var first repo.ID
+	for i := range n {
+		id, _, err := r.SaveBlob(ctx, repo.DataBlob, []byte(fmt.Sprintf("tiny %08d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = id
+		}
+	}
+	// The first pack is full and uploaded (or being uploaded); its blobs
+	// are not in a segment yet (fewer than the segment thresholds).
+	var loc repo.BlobLocation
+	var err error
+	for range 100 {
+		if loc, err = r.LookupBlob(repo.DataBlob, first); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("a blob of an uploaded pack that no segment names: %v", err)
+	}
+	last, _, _ := r.SaveBlob(ctx, repo.DataBlob, []byte("the last tiny blob"))
+	if _, err := r.LookupBlob(repo.DataBlob, last); !errors.Is(err, repo.ErrBlobNotFound) {
+		t.Fatalf("a blob of an open pack: %v, want ErrBlobNotFound", err)
+	}
+	if pending, _ := r.PendingCounts(); pending != n+1 {
+		t.Fatalf("%d blobs pending, want %d", pending, n+1)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pending, high := r.PendingCounts(); pending != 0 || high != 0 {
+		t.Errorf("after Flush: %d pending, map sized for %d; want both 0", pending, high)
+	}
+	got, err := r.LookupBlob(repo.DataBlob, first)
+	if err != nil || got != loc {
+		t.Fatalf("after Flush: %+v, %v; want %+v", got, err, loc)
+	}
+	packs := 0
+	be.List(ctx, backend.PackFile, func(backend.FileInfo) error { packs++; return nil })
+	if packs != 2 {
+		t.Errorf("%d packs for %d tiny blobs, want 2", packs, n+1)
+	}
+}
