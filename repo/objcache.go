@@ -14,10 +14,16 @@ type objCache struct {
 	bucket  string
 	mu      sync.Mutex
 	pending map[ID][]byte
+	bytes   int // of the pending entries
 }
 
-// objCacheBatch is how many new entries are written in one transaction.
-const objCacheBatch = 256
+// objCacheBatch is how many new entries are written in one transaction,
+// and objCacheBytes how many bytes of them: trees of big folders run to
+// hundreds of kilobytes, and a transaction holds its pages in memory.
+const (
+	objCacheBatch = 256
+	objCacheBytes = 4 << 20
+)
 
 func newObjCache(r *Repository, bucket string) *objCache {
 	return &objCache{r: r, bucket: bucket, pending: map[ID][]byte{}}
@@ -42,7 +48,8 @@ func (c *objCache) get(id ID) []byte {
 func (c *objCache) put(id ID, plain []byte) {
 	c.mu.Lock()
 	c.pending[id] = plain
-	full := len(c.pending) >= objCacheBatch
+	c.bytes += len(plain)
+	full := len(c.pending) >= objCacheBatch || c.bytes >= objCacheBytes
 	c.mu.Unlock()
 	if full {
 		c.flush()
@@ -53,7 +60,7 @@ func (c *objCache) put(id ID, plain []byte) {
 func (c *objCache) flush() {
 	c.mu.Lock()
 	pending := c.pending
-	c.pending = map[ID][]byte{}
+	c.pending, c.bytes = map[ID][]byte{}, 0
 	c.mu.Unlock()
 	if len(pending) == 0 {
 		return
