@@ -223,17 +223,42 @@ func DefaultCacheDir() (string, error) {
 
 // SyncIndex brings the local cache up to date with the index segments in
 // the repository: new ones are ingested, removed ones forgotten.
+//
+// A segment that is listed and then gone when it is read was removed by a
+// prune in between, which wrote the segments replacing it first: the
+// segments are listed again, up to syncAttempts times, until a listing is
+// read whole.
 func (r *Repository) SyncIndex(ctx context.Context) error {
-	ids, err := r.listIDs(ctx, backend.IndexFile)
-	if err != nil {
-		return err
+	load := r.segmentLoader()
+	for attempt := 1; ; attempt++ {
+		ids, err := r.listIDs(ctx, backend.IndexFile)
+		if err != nil {
+			return err
+		}
+		gone := 0
+		_, err = r.cache.Sync(ctx, ids, func(ctx context.Context, id crypto.ID) (*index.Segment, error) {
+			seg, err := load(ctx, id)
+			if errors.Is(err, backend.ErrNotFound) && !errors.Is(err, index.ErrSkipSegment) && attempt < syncAttempts {
+				gone++
+				return nil, fmt.Errorf("%w: removed since it was listed", index.ErrSkipSegment)
+			}
+			return seg, err
+		})
+		if err != nil {
+			return fmt.Errorf("update index cache: %w", err)
+		}
+		if gone == 0 {
+			return nil
+		}
+		r.logf("%d index segment(s) were removed while the index was read (a prune rewrote it); reading the index again", gone)
 	}
-	_, err = r.cache.Sync(ctx, ids, r.segmentLoader())
-	if err != nil {
-		return fmt.Errorf("update index cache: %w", err)
-	}
-	return nil
 }
+
+// syncAttempts bounds how often SyncIndex lists the segments again after
+// finding listed ones removed (a prune at work). Prunes run one at a time
+// and write the new segments before removing old ones, so the second
+// listing is whole unless another prune finished in between.
+const syncAttempts = 5
 
 func (r *Repository) loadSegment(ctx context.Context, id crypto.ID) (*index.Segment, error) {
 	plain, err := r.loadObject(ctx, backend.IndexFile, id)

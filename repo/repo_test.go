@@ -581,3 +581,64 @@ func TestManyTinyBlobs(t *testing.T) {
 		t.Errorf("%d packs for %d tiny blobs, want 2", packs, n+1)
 	}
 }
+
+// prunedUnderfoot is a backend on which a prune replaces index segment old
+// with new while a client reads the index: the first listing shows old
+// only, and old is gone by the time it is read.
+type prunedUnderfoot struct {
+	backend.Backend
+	old, new string
+	listed   bool
+}
+
+func (b *prunedUnderfoot) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	first := t == backend.IndexFile && !b.listed
+	if t == backend.IndexFile {
+		b.listed = true
+	}
+	return b.Backend.List(ctx, t, func(fi backend.FileInfo) error {
+		if first && fi.Name == b.new {
+			return nil // not written yet when this listing ran
+		}
+		return fn(fi)
+	})
+}
+
+func (b *prunedUnderfoot) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if h.Type == backend.IndexFile && h.Name == b.old {
+		b.Backend.Remove(ctx, h) // the prune removes it now
+	}
+	return b.Backend.Load(ctx, h, length, offset, fn)
+}
+
+// A segment listed and then removed by a prune before it is read does not
+// fail the opening: the index is listed again and the segment replacing it
+// is read.
+func TestSegmentRemovedWhileListed(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	id, _, _ := r.SaveBlob(ctx, repo.DataBlob, randBytes(4, 3000))
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := r.IndexSegmentIDs(ctx)
+	if len(segs) != 1 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	old, _ := r.LoadIndexSegment(ctx, segs[0])
+	replacement, err := r.SaveTestObject(ctx, backend.IndexFile, append(old.Encode(), []byte{}...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := &prunedUnderfoot{Backend: be, old: segs[0].String(), new: replacement.String()}
+	opts.CacheDir = t.TempDir()
+	r2, err := repo.Open(ctx, nopClose{wrapped}, pw, opts)
+	if err != nil {
+		t.Fatalf("open while a prune replaces the index: %v", err)
+	}
+	defer r2.Close()
+	if _, err := r2.LookupBlob(repo.DataBlob, id); err != nil {
+		t.Fatalf("the blob of the replaced segment: %v", err)
+	}
+}

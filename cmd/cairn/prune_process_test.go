@@ -115,18 +115,32 @@ func (p *procRepo) snapshotIDs() []string {
 // snapshot stores dir and returns the new snapshot's id.
 func (p *procRepo) snapshot(cache string, args ...string) string {
 	p.t.Helper()
-	out := p.mustRun(cache, append([]string{"snapshot", "--json"}, args...)...)
+	id, err := p.trySnapshot(cache, args...)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return id
+}
+
+// trySnapshot is snapshot for other goroutines than the test's: it
+// returns what went wrong instead of failing the test.
+func (p *procRepo) trySnapshot(cache string, args ...string) (string, error) {
+	cmd := p.command(cache, append([]string{"snapshot", "--json"}, args...)...)
+	b, err := cmd.CombinedOutput()
+	out := string(b)
+	if err != nil {
+		return "", fmt.Errorf("cairn snapshot %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 	for _, line := range strings.Split(out, "\n") {
 		var m struct {
 			Type string `json:"message_type"`
 			ID   string `json:"snapshot_id"`
 		}
 		if json.Unmarshal([]byte(line), &m) == nil && m.Type == "summary" {
-			return m.ID
+			return m.ID, nil
 		}
 	}
-	p.t.Fatalf("no summary in the snapshot's output:\n%s", out)
-	return ""
+	return "", fmt.Errorf("no summary in the snapshot's output:\n%s", out)
 }
 
 // verifyRestore restores a snapshot and compares every file with want
@@ -205,7 +219,11 @@ func TestSnapshotsNeverBlockedByPrune(t *testing.T) {
 				}
 				src := filepath.Join(p.dir, "src", host, fmt.Sprint(i))
 				writeFiles(t, src, files)
-				id := p.snapshot(host, "--host", host, src)
+				id, err := p.trySnapshot(host, "--host", host, src)
+				if err != nil {
+					t.Errorf("writer %s, snapshot %d: %v", host, i, err)
+					return
+				}
 				mu.Lock()
 				snaps[id] = written{src, files}
 				mu.Unlock()

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -172,6 +174,9 @@ func PlanPrune(ctx context.Context, r Repo, opts Options) (*Plan, error) {
 func loadSnapshots(ctx context.Context, r Repo) ([]*repo.Snapshot, error) {
 	var bad []string
 	snaps, err := r.Snapshots(ctx, func(id repo.ID, err error) error {
+		if errors.Is(err, backend.ErrNotFound) {
+			return nil // forgotten since it was listed
+		}
 		bad = append(bad, fmt.Sprintf("%s (%v)", id.Short(), err))
 		return nil
 	})

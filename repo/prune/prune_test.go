@@ -1,8 +1,10 @@
 package prune_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -479,4 +481,32 @@ func TestRepackWritesSegmentsWhileCopying(t *testing.T) {
 		t.Fatalf("copied %d blobs, want more than a segment's worth", res.CopiedBlobs)
 	}
 	e.check(nil)
+}
+
+// forgottenUnderfoot removes a snapshot when it is first read, as a
+// forget on another host would between prune's listing and its read.
+type forgottenUnderfoot struct {
+	backend.Backend
+	name string
+}
+
+func (b *forgottenUnderfoot) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if h.Type == backend.SnapshotFile && h.Name == b.name {
+		b.Backend.Remove(ctx, h)
+	}
+	return b.Backend.Load(ctx, h, length, offset, fn)
+}
+
+// A snapshot forgotten while prune reads the snapshots does not stop it.
+func TestSnapshotForgottenWhilePruning(t *testing.T) {
+	e := newEnv(t)
+	keep, files := twoSnapshots(t, e)
+	r := e.open(nil)
+	gone := snapshot(t, r, map[string][]byte{"late": content("late", chunkSize)})
+	plan, _ := run(t, e.open(&forgottenUnderfoot{Backend: e.be, name: gone.String()}), nil)
+	if plan.Snapshots != 1 {
+		t.Fatalf("plan counts %d snapshots, want the one left", plan.Snapshots)
+	}
+	e.check(nil)
+	restore(t, e.open(nil), keep, files)
 }
