@@ -19,6 +19,7 @@ import (
 // faultCmds are testscript commands for storage fault tests.
 var faultCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"corruptpacks": cmdCorruptPacks,
+	"corruptbig":   cmdCorruptBiggest,
 	"tcpproxy":     cmdTCPProxy,
 	"objects":      cmdObjects,
 }
@@ -45,6 +46,33 @@ func cmdCorruptPacks(ts *testscript.TestScript, neg bool, args []string) {
 	if err != nil || n == 0 {
 		ts.Fatalf("corruptpacks: %d packs, %v", n, err)
 	}
+}
+
+// cmdCorruptBiggest flips one byte in the middle of the largest pack of a
+// local repository (the data pack of a snapshot with one big file):
+// corruptbig REPO
+func cmdCorruptBiggest(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: corruptbig REPO")
+	}
+	var biggest string
+	var size int64
+	err := filepath.WalkDir(filepath.Join(ts.MkAbs(args[0]), "data"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		if fi, err := d.Info(); err == nil && fi.Size() > size {
+			biggest, size = p, fi.Size()
+		}
+		return nil
+	})
+	if err != nil || biggest == "" {
+		ts.Fatalf("corruptbig: no pack (%v)", err)
+	}
+	b, err := os.ReadFile(biggest)
+	ts.Check(err)
+	b[len(b)/2] ^= 0x40
+	ts.Check(os.WriteFile(biggest, b, 0o600))
 }
 
 // cmdObjects prints the objects of one type of a local repository, one
