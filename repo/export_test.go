@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 
 	"github.com/cairnbackup/cairn/backend"
 )
@@ -21,3 +22,13 @@ func (r *Repository) PendingCounts() (n, high int) {
 
 // MaxPackBlobs is the most blobs a pack holds.
 const MaxPackBlobs = maxPackBlobs
+
+// DefaultCacheDirFor is DefaultCacheDir with its inputs given.
+func DefaultCacheDirFor(env map[string]string, euid int, home string) (string, error) {
+	return defaultCacheDir(func(k string) string { return env[k] }, euid, func() (string, error) {
+		if home == "" {
+			return "", errors.New("$HOME is not defined")
+		}
+		return home, nil
+	})
+}

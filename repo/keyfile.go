@@ -135,3 +135,16 @@ func newKeyFile(mk *crypto.MasterKey, creds Credentials, params crypto.KDFParams
 	k.Sealed = kek.Seal(nil, plain, keyAD())
 	return k, nil
 }
+
+// KeyCredentials reads the text of a key file, 64 hex digits used as the
+// key-encryption key without stretching. Errors never quote the text.
+func KeyCredentials(text string) (Credentials, error) {
+	kek, err := crypto.ParseKEK(text)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{KEK: kek}, nil
+}
+
+// NewKeyText returns a new random key of 64 hex digits, for a key file.
+func NewKeyText() string { return crypto.NewKEKText() }

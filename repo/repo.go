@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -212,13 +213,30 @@ func (r *Repository) openCache(dir string) error {
 	return nil
 }
 
-// DefaultCacheDir returns the user's cache folder for cairn.
+// DefaultCacheDir returns where cairn keeps its caches when no folder is
+// named: $CACHE_DIRECTORY (which systemd's CacheDirectory= sets; the first
+// of a colon-separated list), else $XDG_CACHE_HOME/cairn, else
+// /var/cache/cairn for root, else ~/.cache/cairn. It needs no home folder
+// for root or under systemd.
 func DefaultCacheDir() (string, error) {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("find a cache folder (set --cache-dir): %w", err)
+	return defaultCacheDir(os.Getenv, os.Geteuid(), os.UserHomeDir)
+}
+
+func defaultCacheDir(getenv func(string) string, euid int, home func() (string, error)) (string, error) {
+	if d, _, _ := strings.Cut(getenv("CACHE_DIRECTORY"), ":"); d != "" {
+		return d, nil // the service's own folder: cairn's already
 	}
-	return filepath.Join(d, "cairn"), nil
+	if d := getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "cairn"), nil
+	}
+	if euid == 0 {
+		return "/var/cache/cairn", nil
+	}
+	h, err := home()
+	if err != nil || h == "" {
+		return "", fmt.Errorf("find a cache folder: there is no home folder; set --cache-dir, CAIRN_CACHE_DIR or XDG_CACHE_HOME: %v", err)
+	}
+	return filepath.Join(h, ".cache", "cairn"), nil
 }
 
 // SyncIndex brings the local cache up to date with the index segments in

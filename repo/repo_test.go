@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -640,5 +641,28 @@ func TestSegmentRemovedWhileListed(t *testing.T) {
 	defer r2.Close()
 	if _, err := r2.LookupBlob(repo.DataBlob, id); err != nil {
 		t.Fatalf("the blob of the replaced segment: %v", err)
+	}
+}
+
+func TestDefaultCacheDir(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		euid int
+		home string
+		want string
+	}{
+		{map[string]string{"CACHE_DIRECTORY": "/var/cache/cairn-job:/var/cache/other"}, 1000, "", "/var/cache/cairn-job"},
+		{map[string]string{"XDG_CACHE_HOME": "/x/cache"}, 0, "/root", "/x/cache/cairn"},
+		{nil, 0, "", "/var/cache/cairn"}, // root under systemd or env -i: no home needed
+		{nil, 0, "/root", "/var/cache/cairn"},
+		{nil, 1000, "/home/u", "/home/u/.cache/cairn"},
+	} {
+		got, err := repo.DefaultCacheDirFor(c.env, c.euid, c.home)
+		if err != nil || got != c.want {
+			t.Errorf("%v euid %d home %q: %q, %v; want %q", c.env, c.euid, c.home, got, err, c.want)
+		}
+	}
+	if _, err := repo.DefaultCacheDirFor(nil, 1000, ""); err == nil || !strings.Contains(err.Error(), "--cache-dir") {
+		t.Errorf("no home, not root: %v", err)
 	}
 }

@@ -4,15 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cairnbackup/cairn/backend/counted"
-	"github.com/cairnbackup/cairn/backend/multi"
+	"github.com/cairnbackup/cairn/access"
 	"github.com/cairnbackup/cairn/config"
-	"github.com/cairnbackup/cairn/repo"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -86,18 +82,12 @@ type globalOptions struct {
 
 	minCopies, maxCopies int            // multi-location repositories
 	config               *config.Config // the --config file, if any
-	multi                *multi.Backend // set when the repository has several locations
+	acc                  *access.Opener // opens the repository the flags name
 	lags                 lagCounter     // writes and removals that missed a location
-	repoID               repo.ID        // of a multi-location repository, once opened
-
-	createBucket  bool               // init: create a missing S3 bucket
-	tolerantIndex bool               // check, repair: open despite damaged index segments
-	counters      []*counted.Backend // request accounting of every backend opened
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	logger         *slog.Logger
-	now            func() time.Time // the clock of repository operations (see clock.go)
 }
 
 func (g *globalOptions) flags() []cli.Flag {
@@ -134,6 +124,9 @@ func (g *globalOptions) load(c *cli.Context) error {
 		level = slog.LevelInfo
 	}
 	g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-	g.now = repoClock(os.Getenv)
-	return g.loadConfig()
+	if err := g.loadConfig(); err != nil {
+		return err
+	}
+	g.acc = g.newOpener()
+	return nil
 }

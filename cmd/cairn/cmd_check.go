@@ -14,9 +14,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/access"
 	"github.com/cairnbackup/cairn/backend/counted"
-	"github.com/cairnbackup/cairn/backend/retry"
 	"github.com/cairnbackup/cairn/check"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -150,7 +149,7 @@ func runCheck(ctx context.Context, g *globalOptions, o checkOptions) error {
 	})
 	rep, err := check.Run(ctx, r, opts)
 	p.stop()
-	sum := checkSummary{MessageType: "summary", Report: rep, Requests: g.requestStats()}
+	sum := checkSummary{MessageType: "summary", Report: rep, Requests: g.acc.Requests()}
 	if o.report != "" {
 		if werr := writeJSONFile(o.report, sum); werr != nil && err == nil {
 			err = werr
@@ -172,33 +171,22 @@ func runCheck(ctx context.Context, g *globalOptions, o checkOptions) error {
 // openCheckedRepo opens the repository on its first location, even when
 // index segments are damaged, and the other locations as mirrors.
 func (g *globalOptions) openCheckedRepo(ctx context.Context) (*repo.Repository, []check.Mirror, error) {
-	g.tolerantIndex = true
-	locs := g.repoLocations()
-	if len(locs) <= 1 {
-		r, err := g.openRepo(ctx)
+	if len(g.acc.Locations()) <= 1 {
+		r, err := g.openTolerantRepo(ctx)
 		return r, nil, err
 	}
-	var primary backend.Backend
-	var mirrors []check.Mirror
-	for _, l := range locs {
-		if !l.enabled {
-			continue
-		}
-		be, err := g.openLocation(ctx, l, false, retry.Options{})
-		if err != nil {
-			if primary == nil {
-				return nil, nil, fmt.Errorf("location %s: %w", l.addr, err)
-			}
-			g.warnf("location %s cannot be opened, so it is not asked for good copies: %v", l.addr, err)
-			continue
-		}
-		if primary == nil {
-			primary = be
-			continue
-		}
-		mirrors = append(mirrors, check.Mirror{Name: l.addr, Backend: be})
+	opened, failed, err := g.acc.EachLocation(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	r, err := g.openRepoOn(ctx, primary)
+	for addr, err := range failed {
+		g.warnf("location %s cannot be opened, so it is not asked for good copies: %v", addr, err)
+	}
+	var mirrors []check.Mirror
+	for _, o := range opened[1:] {
+		mirrors = append(mirrors, check.Mirror{Name: o.Addr, Backend: o.Backend})
+	}
+	r, err := g.acc.OpenOn(ctx, opened[0].Backend, func() (repo.Credentials, error) { return g.acc.Credentials(false) }, access.OpenOptions{TolerantIndex: true})
 	if err != nil {
 		for _, m := range mirrors {
 			m.Backend.Close()
@@ -206,27 +194,6 @@ func (g *globalOptions) openCheckedRepo(ctx context.Context) (*repo.Repository, 
 		return nil, nil, err
 	}
 	return r, mirrors, nil
-}
-
-// openRepoOn opens the repository in one backend, as openRepo does.
-func (g *globalOptions) openRepoOn(ctx context.Context, be backend.Backend) (*repo.Repository, error) {
-	loc, err := g.location()
-	if err == nil {
-		_, err = repo.ReadHeader(ctx, be)
-	}
-	var creds repo.Credentials
-	if err == nil {
-		creds, err = g.credentials(loc, false)
-	}
-	var r *repo.Repository
-	if err == nil {
-		r, err = repo.Open(ctx, be, creds, g.repoOptions())
-	}
-	if err != nil {
-		be.Close()
-		return nil, err
-	}
-	return r, nil
 }
 
 // damageError is the error check returns when it found damage: it says

@@ -7,13 +7,14 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cairnbackup/cairn/access"
 	"github.com/cairnbackup/cairn/copier"
 	"github.com/cairnbackup/cairn/repo"
 )
 
 type copyOptions struct {
 	to       string
-	creds    credentialSource
+	creds    access.Secret
 	parallel int
 }
 
@@ -32,9 +33,9 @@ original's id. The destination's password or key comes from --to-password-file,
 CAIRN_TO_PASSWORD_COMMAND, CAIRN_TO_KEY_FILE), else a prompt.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Required: true, EnvVars: []string{"CAIRN_TO_REPOSITORY"}, Destination: &o.to, Usage: "destination repository `LOCATION`"},
-			&cli.StringFlag{Name: "to-password-file", EnvVars: []string{"CAIRN_TO_PASSWORD_FILE"}, Destination: &o.creds.passwordFile, Usage: "read the destination's password from `FILE`"},
-			&cli.StringFlag{Name: "to-password-command", EnvVars: []string{"CAIRN_TO_PASSWORD_COMMAND"}, Destination: &o.creds.passwordCommand, Usage: "run `COMMAND` for the destination's password"},
-			&cli.StringFlag{Name: "to-key-file", EnvVars: []string{"CAIRN_TO_KEY_FILE"}, Destination: &o.creds.keyFile, Usage: "`FILE` holding the destination's key (64 hex digits)"},
+			&cli.StringFlag{Name: "to-password-file", EnvVars: []string{"CAIRN_TO_PASSWORD_FILE"}, Destination: &o.creds.PasswordFile, Usage: "read the destination's password from `FILE`"},
+			&cli.StringFlag{Name: "to-password-command", EnvVars: []string{"CAIRN_TO_PASSWORD_COMMAND"}, Destination: &o.creds.PasswordCommand, Usage: "run `COMMAND` for the destination's password"},
+			&cli.StringFlag{Name: "to-key-file", EnvVars: []string{"CAIRN_TO_KEY_FILE"}, Destination: &o.creds.KeyFile, Usage: "`FILE` holding the destination's key (64 hex digits)"},
 			&cli.IntFlag{Name: "parallel", Value: copier.DefaultParallel, Destination: &o.parallel, Usage: "copy `N` blobs at once"},
 		},
 		Action: func(c *cli.Context) error {
@@ -93,17 +94,17 @@ func runCopy(ctx context.Context, g *globalOptions, o copyOptions, args []string
 
 // openCopyDest opens and unlocks the destination repository.
 func (g *globalOptions) openCopyDest(ctx context.Context, o copyOptions) (*repo.Repository, error) {
-	be, err := g.openBackend(ctx, o.to, false)
+	be, err := g.acc.BackendAt(ctx, o.to, false, false)
 	if err != nil {
 		return nil, fmt.Errorf("copy destination: %w", err)
 	}
-	r, err := g.openOn(ctx, be, func() (repo.Credentials, error) {
-		creds, err := g.credentialsFrom(o.creds, location{addr: o.to}, false)
-		if errors.Is(err, errNoCredentials) {
+	r, err := g.acc.OpenOn(ctx, be, func() (repo.Credentials, error) {
+		creds, err := g.acc.CredentialsFor(o.creds, o.to)
+		if errors.Is(err, access.ErrNoCredentials) {
 			err = errors.New("no password for the destination: use --to-password-file, --to-password-command or --to-key-file")
 		}
 		return creds, err
-	})
+	}, access.OpenOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("copy destination %s: %w", o.to, err)
 	}
@@ -144,7 +145,7 @@ func snapshotsToCopy(ctx context.Context, src, dst *repo.Repository, args []stri
 }
 
 func (g *globalOptions) reportCopy(results []copier.Result) {
-	req := g.requestStats()
+	req := g.acc.Requests()
 	if g.json {
 		g.printJSON(map[string]any{"message_type": "summary", "copied": results, "requests": req})
 		return

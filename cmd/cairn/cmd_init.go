@@ -1,11 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cairnbackup/cairn/access"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -35,66 +35,30 @@ twice.`,
 			if c.NArg() > 0 {
 				return fmt.Errorf("init takes no arguments (name the repository with -r)")
 			}
-			loc, err := g.location()
+			r, made, err := g.acc.Init(c.Context, access.InitOptions{
+				Compression: opts.compression, PackSize: opts.packSizeMiB << 20, CreateBucket: opts.createBucket,
+			})
 			if err != nil {
 				return err
 			}
-			g.createBucket = opts.createBucket
-			r, err := g.initRepo(c.Context, loc, opts)
-			if err != nil {
-				return err
-			}
+			g.reportInit(r, made)
 			return r.Close()
 		},
 	}
 }
 
-// initRepo creates a repository at loc and reports it.
-func (g *globalOptions) initRepo(ctx context.Context, loc location, opts initOptions) (*repo.Repository, error) {
-	if err := g.refuseExisting(ctx, loc); err != nil {
-		return nil, err
-	}
-	createdKey := false
-	if loc.isDefault && g.keyFile == "" && g.passwordFile == "" && g.passwordCommand == "" {
-		var err error
-		if createdKey, err = ensureKeyFile(loc.keyFile); err != nil {
-			return nil, err
-		}
-	} else {
-		loc.keyFile = ""
-	}
-	creds, err := g.credentials(loc, true)
-	if err != nil {
-		return nil, err
-	}
-	be, err := g.openRepoBackend(ctx, true)
-	if err != nil {
-		return nil, err
-	}
-	r, err := repo.Init(ctx, be, creds, repo.InitOptions{
-		PackSize:    opts.packSizeMiB << 20,
-		Compression: opts.compression,
-	}, g.repoOptions())
-	if err != nil {
-		be.Close()
-		return nil, err
-	}
-	g.reportInit(r, loc, createdKey)
-	return r, nil
-}
-
-func (g *globalOptions) reportInit(r *repo.Repository, loc location, createdKey bool) {
+func (g *globalOptions) reportInit(r *repo.Repository, made access.Created) {
 	if g.json {
-		g.printJSON(map[string]any{"message_type": "init", "id": r.Config().ID, "location": loc.addr, "key_file": loc.keyFile})
+		g.printJSON(map[string]any{"message_type": "init", "id": r.Config().ID, "location": made.Addr, "key_file": made.KeyFile})
 		return
 	}
-	g.printf("created repository %s at %s\n", r.Config().ID.Short(), loc.addr)
-	if loc.keyFile != "" {
+	g.printf("created repository %s at %s\n", r.Config().ID.Short(), made.Addr)
+	if made.KeyFile != "" {
 		what := "the key"
-		if createdKey {
+		if made.CreatedKey {
 			what = "a new key, generated"
 		}
-		g.printf("it uses %s in %s\n", what, loc.keyFile)
+		g.printf("it uses %s in %s\n", what, made.KeyFile)
 		g.printf("keep a copy of that key somewhere safe: without it nobody can read these backups\n")
 	}
 }

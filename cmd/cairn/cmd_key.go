@@ -66,7 +66,7 @@ func runKeyAdd(c *cli.Context, g *globalOptions, opts keyOptions, replace bool) 
 		return err
 	}
 	defer r.Close()
-	creds, err := g.newCredentials(opts.newPasswordFile, opts.newKeyFile)
+	creds, err := g.acc.NewCredentials(opts.newPasswordFile, opts.newKeyFile)
 	if err != nil {
 		return err
 	}

@@ -116,9 +116,7 @@ func runPrune(ctx context.Context, g *globalOptions, r *repo.Repository, opts pr
 		return err
 	}
 	opts.Damaged = dmg.Has
-	if g.multi != nil {
-		opts.CompleteView = g.multi.Unavailable
-	}
+	opts.CompleteView = g.acc.Unavailable
 	opts.Logger = g.logger
 	prog := &prune.Progress{}
 	opts.Progress = prog
@@ -155,7 +153,7 @@ func pruneProgress(prog *prune.Progress) progressSource {
 // reportPrune prints the plan and what was done.
 func (g *globalOptions) reportPrune(r *repo.Repository, p *prune.Plan, res prune.Result, opts prune.Options, dry bool, took time.Duration, err error) {
 	if g.json {
-		out := map[string]any{"message_type": "summary", "repository": r.Location(), "dry_run": dry, "plan": p, "requests": g.requestStats(), "seconds": took.Seconds()}
+		out := map[string]any{"message_type": "summary", "repository": r.Location(), "dry_run": dry, "plan": p, "requests": g.acc.Requests(), "seconds": took.Seconds()}
 		if !dry {
 			out["result"] = res
 		}
@@ -216,7 +214,7 @@ func (g *globalOptions) reportPrune(r *repo.Repository, p *prune.Plan, res prune
 	if !p.Changes() {
 		g.printf("nothing to do\n")
 	}
-	g.printf("storage:  %s\n", g.requestStats())
+	g.printf("storage:  %s\n", g.acc.Requests())
 }
 
 // printPackPlans lists every pack the plan touches, with its reason.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cairnbackup/cairn/access"
 	"github.com/cairnbackup/cairn/check"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -21,7 +22,7 @@ const recentChecks = 10
 // schedules) slot in beside the others.
 type statusReport struct {
 	Repository   statusRepository         `json:"repository"`
-	Locations    []locationReport         `json:"locations,omitempty"`
+	Locations    []access.LocationReport  `json:"locations,omitempty"`
 	Verification check.VerificationStatus `json:"verification"`
 	LastCheck    *check.HistoryEntry      `json:"last_check,omitempty"`
 	LastReadData *check.HistoryEntry      `json:"last_read_data,omitempty"`
@@ -68,7 +69,7 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 	if st.Repository.Packs, st.Repository.Blobs, err = r.IndexCounts(); err != nil {
 		return err
 	}
-	if st.Locations, err = g.locationsStatus(ctx); err != nil {
+	if st.Locations, err = g.acc.LocationsStatus(ctx); err != nil {
 		return err
 	}
 	if err := st.addChecks(ctx, r); err != nil {

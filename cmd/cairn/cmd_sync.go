@@ -52,7 +52,7 @@ them all.`,
 }
 
 func runSync(ctx context.Context, g *globalOptions, o syncOptions) error {
-	src, err := g.openRepoBackend(ctx, false)
+	src, err := g.acc.Backend(ctx, false, false)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions) error {
 	if o.to == "" {
 		return g.catchUp(ctx, src, o)
 	}
-	if o.delete && g.multi != nil && len(g.multi.Health()) > 1 && !allHealthy(g) {
+	if o.delete && g.multi() != nil && len(g.multi().Health()) > 1 && !allHealthy(g) {
 		return errors.New("sync --delete needs every source location: one is unavailable, so its objects would look removed")
 	}
 	dst, err := g.openSyncDest(ctx, o)
@@ -79,7 +79,7 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions) error {
 }
 
 func allHealthy(g *globalOptions) bool {
-	for _, s := range g.multi.Health() {
+	for _, s := range g.multi().Health() {
 		if s.Enabled && !s.Healthy {
 			return false
 		}
@@ -89,10 +89,9 @@ func allHealthy(g *globalOptions) bool {
 
 // openSyncDest opens --to, creating the folder or bucket it needs.
 func (g *globalOptions) openSyncDest(ctx context.Context, o syncOptions) (backend.Backend, error) {
-	be, err := g.openBackend(ctx, o.to, false)
+	be, err := g.acc.BackendAt(ctx, o.to, false, false)
 	if errors.Is(err, repo.ErrNoRepository) {
-		g.createBucket = o.createBucket
-		be, err = g.openBackend(ctx, o.to, true)
+		be, err = g.acc.BackendAt(ctx, o.to, true, o.createBucket)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sync destination %s: %w", o.to, err)
@@ -133,7 +132,7 @@ func (g *globalOptions) syncTo(ctx context.Context, src, dst backend.Backend, o 
 }
 
 func (g *globalOptions) reportSync(src, dst backend.Backend, res mirror.Result, o syncOptions, err error) {
-	req := g.requestStats()
+	req := g.acc.Requests()
 	if g.json {
 		out := map[string]any{"message_type": "summary", "from": src.Location(), "to": dst.Location(), "result": res, "requests": req}
 		if err != nil {
@@ -163,7 +162,7 @@ func (g *globalOptions) reportSync(src, dst backend.Backend, res mirror.Result, 
 // catchUp brings every enabled, reachable location of a multi-location
 // repository up to the union of them all.
 func (g *globalOptions) catchUp(ctx context.Context, src backend.Backend, o syncOptions) error {
-	if g.multi == nil {
+	if g.multi() == nil {
 		return errors.New("sync needs --to DEST (or a repository with several locations, to bring them up to date)")
 	}
 	if o.delete {
@@ -175,8 +174,8 @@ func (g *globalOptions) catchUp(ctx context.Context, src backend.Backend, o sync
 		return err
 	}
 	var errs []error
-	for i, l := range g.multi.Locations() {
-		st := g.multi.Health()[i]
+	for i, l := range g.multi().Locations() {
+		st := g.multi().Health()[i]
 		if !l.Enabled || !st.Healthy {
 			g.warnf("skipping %s: %s", l.Name, unavailableReason(st.Enabled, st.LastErr))
 			continue

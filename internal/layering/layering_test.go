@@ -16,20 +16,21 @@ const module = "github.com/cairnbackup/cairn/"
 // not import. Checking direct imports of every package is enough: a
 // forbidden path through a middle package breaks that package's own rule.
 var forbidden = map[string][]string{
-	"crypto":   {"chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier"},
-	"chunk":    {"crypto", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier"},
-	"pack":     {"chunk", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier"},
-	"index":    {"chunk", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier"},
-	"backend":  {"crypto", "chunk", "pack", "index", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier"},
-	"repo":     {"backend/local", "backend/s3", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier"},
-	"archiver": {"crypto", "pack", "index", "backend", "restorer", "check", "schedule", "config", "cmd", "copier"},
-	"restorer": {"crypto", "pack", "index", "backend", "archiver", "check", "schedule", "config", "cmd", "copier"},
-	"check":    {"crypto", "pack", "index", "archiver", "schedule", "config", "cmd", "copier"},
-	"policy":   {"crypto", "pack", "index", "backend", "archiver", "restorer", "check", "schedule", "config", "cmd", "copier"},
+	"crypto":   {"chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
+	"chunk":    {"crypto", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
+	"pack":     {"chunk", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
+	"index":    {"chunk", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
+	"backend":  {"crypto", "chunk", "pack", "index", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
+	"repo":     {"backend/local", "backend/s3", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
+	"archiver": {"crypto", "pack", "index", "backend", "restorer", "check", "schedule", "config", "cmd", "copier", "access"},
+	"restorer": {"crypto", "pack", "index", "backend", "archiver", "check", "schedule", "config", "cmd", "copier", "access"},
+	"check":    {"crypto", "pack", "index", "archiver", "schedule", "config", "cmd", "copier", "access"},
+	"policy":   {"crypto", "pack", "index", "backend", "archiver", "restorer", "check", "schedule", "config", "cmd", "copier", "access"},
 	"schedule": {"crypto", "pack", "index", "backend", "cmd"},
-	"config":   {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "cmd", "copier"},
-	"copier":   {"crypto", "pack", "index", "backend", "archiver", "restorer", "check", "schedule", "config", "cmd"},
-	"pattern":  {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier"},
+	"config":   {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "cmd", "copier", "access"},
+	"copier":   {"crypto", "pack", "index", "backend", "archiver", "restorer", "check", "schedule", "config", "cmd", "access"},
+	"access":   {"crypto", "chunk", "pack", "index", "archiver", "restorer", "check", "policy", "schedule", "cmd", "copier"},
+	"pattern":  {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
 }
 
 type listed struct {

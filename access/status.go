@@ -1,8 +1,4 @@
-package main
-
-// The locations part of `cairn status`: the command (cmd_status.go) calls
-// locationsStatus after opening the repository and prints the result with
-// printLocations, or adds it to its JSON report under "locations".
+package access
 
 import (
 	"context"
@@ -11,9 +7,9 @@ import (
 	"github.com/cairnbackup/cairn/backend"
 )
 
-// locationReport is the state of one location of a multi-location
-// repository.
-type locationReport struct {
+// LocationReport is the state of one location of a repository kept in
+// several locations.
+type LocationReport struct {
 	Name     string `json:"name"`
 	Priority int    `json:"priority"`
 	Enabled  bool   `json:"enabled"`
@@ -29,19 +25,20 @@ type locationReport struct {
 // lagTypes are the object kinds compared; locks belong to each location.
 var lagTypes = []backend.FileType{backend.ConfigFile, backend.KeyFile, backend.IndexFile, backend.SnapshotFile, backend.PackFile}
 
-// locationsStatus lists every location of the repository and compares it
-// with the union of all of them. It returns nil when the repository has a
-// single location (call it after opening the repository).
-func (g *globalOptions) locationsStatus(ctx context.Context) ([]locationReport, error) {
-	if g.multi == nil {
+// LocationsStatus lists every location of the repository opened and
+// compares it with the union of all of them. It returns nil for a
+// repository with a single location.
+func (o *Opener) LocationsStatus(ctx context.Context) ([]LocationReport, error) {
+	m := o.Multi()
+	if m == nil {
 		return nil, nil
 	}
-	locs := g.multi.Locations()
-	health := g.multi.Health()
-	reps := make([]locationReport, len(locs))
+	locs := m.Locations()
+	health := m.Health()
+	reps := make([]LocationReport, len(locs))
 	holders := map[string]uint64{} // object path → bit set of locations holding it
 	for i, l := range locs {
-		reps[i] = locationReport{Name: l.Name, Priority: l.Priority, Enabled: l.Enabled, Healthy: health[i].Healthy}
+		reps[i] = LocationReport{Name: l.Name, Priority: l.Priority, Enabled: l.Enabled, Healthy: health[i].Healthy}
 		if !l.Enabled {
 			continue
 		}
@@ -56,7 +53,9 @@ func (g *globalOptions) locationsStatus(ctx context.Context) ([]locationReport, 
 			reps[i].Healthy, reps[i].Error = false, err.Error()
 		}
 	}
-	g.countPendingRemovals(reps)
+	if err := o.countPendingRemovals(reps); err != nil {
+		o.warn("%v", err)
+	}
 	for i := range reps {
 		if !reps[i].Enabled || reps[i].Error != "" {
 			continue
@@ -71,7 +70,7 @@ func (g *globalOptions) locationsStatus(ctx context.Context) ([]locationReport, 
 }
 
 // countObjects lists one location into holders under bit i.
-func countObjects(ctx context.Context, be backend.Backend, i int, holders map[string]uint64, rep *locationReport) error {
+func countObjects(ctx context.Context, be backend.Backend, i int, holders map[string]uint64, rep *LocationReport) error {
 	if i >= 64 {
 		return fmt.Errorf("more than 64 locations")
 	}
@@ -88,39 +87,15 @@ func countObjects(ctx context.Context, be backend.Backend, i int, holders map[st
 	return nil
 }
 
-// printLocations writes the locations section of the status report.
-func (g *globalOptions) printLocations(reps []locationReport) {
-	if len(reps) == 0 {
-		return
-	}
-	g.printf("locations:\n")
-	for _, r := range reps {
-		state := "healthy"
-		switch {
-		case !r.Enabled:
-			state = "disabled"
-		case !r.Healthy:
-			state = "UNHEALTHY: " + r.Error
-			if r.Unremoved > 0 {
-				state += fmt.Sprintf("; %d removal(s) missed wait for it (sync or prune applies them when it is back)", r.Unremoved)
-			}
-		case r.Missing > 0 || r.Unremoved > 0:
-			state = fmt.Sprintf("LAGGING: %d object(s) missing, %d removal(s) missed; run `cairn sync`", r.Missing, r.Unremoved)
-		}
-		g.printf("  %d  %-50s %6d objects  %s\n", r.Priority, r.Name, r.Objects, state)
-	}
-}
-
 // countPendingRemovals fills in the removals each location missed.
-func (g *globalOptions) countPendingRemovals(reps []locationReport) {
-	j, err := g.removalJournal(g.repoID)
-	if err != nil {
-		return
+func (o *Opener) countPendingRemovals(reps []LocationReport) error {
+	j, err := o.Journal()
+	if err != nil || j == nil {
+		return err
 	}
 	list, err := j.Pending()
 	if err != nil {
-		g.warnf("%v", err)
-		return
+		return err
 	}
 	for _, p := range list {
 		for i := range reps {
@@ -129,4 +104,5 @@ func (g *globalOptions) countPendingRemovals(reps []locationReport) {
 			}
 		}
 	}
+	return nil
 }

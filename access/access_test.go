@@ -1,0 +1,185 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cairnbackup/cairn/config"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+var ctx = context.Background()
+
+func TestDefaultRepository(t *testing.T) {
+	for _, c := range []struct {
+		env        map[string]string
+		euid       int
+		addr, key  string
+		wantErrMsg string
+	}{
+		{env: map[string]string{"HOME": "/home/u"}, euid: 1000, addr: "/home/u/.local/share/cairn/repository", key: "/home/u/.config/cairn/default.key"},
+		{env: map[string]string{"HOME": "/home/u", "XDG_DATA_HOME": "/d", "XDG_CONFIG_HOME": "/c"}, euid: 1000, addr: "/d/cairn/repository", key: "/c/cairn/default.key"},
+		{env: map[string]string{}, euid: 0, addr: "/var/lib/cairn/repository", key: "/etc/cairn/default.key"}, // root under systemd, env -i
+		{env: map[string]string{"HOME": "/root"}, euid: 0, addr: "/root/.local/share/cairn/repository", key: "/root/.config/cairn/default.key"},
+		{env: map[string]string{}, euid: 1000, wantErrMsg: "-r"},
+	} {
+		got, err := defaultRepository(func(k string) string { return c.env[k] }, c.euid)
+		if c.wantErrMsg != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErrMsg) {
+				t.Errorf("%v: %v, want an error naming %s", c.env, err, c.wantErrMsg)
+			}
+			continue
+		}
+		if err != nil || got.Addr != c.addr || got.KeyFile != c.key || !got.IsDefault {
+			t.Errorf("%v euid %d: %+v, %v", c.env, c.euid, got, err)
+		}
+	}
+}
+
+func TestFromConfigSortsByPriority(t *testing.T) {
+	off := false
+	locs, min, max := FromConfig(config.Repository{MinCopies: 1, MaxCopies: 2, Locations: []config.Location{
+		{URL: "/b", Priority: 2}, {URL: "/a", Priority: 1}, {URL: "/c", Priority: 2, Enabled: &off},
+	}})
+	if min != 1 || max != 2 || len(locs) != 3 || locs[0].Addr != "/a" || locs[1].Addr != "/b" || locs[2].Enabled {
+		t.Fatalf("%+v %d %d", locs, min, max)
+	}
+}
+
+func writeFile(t *testing.T, name, content string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCredentials(t *testing.T) {
+	var warned []string
+	o := New(Options{Locations: []Location{{Addr: "/r", Enabled: true}}, Warn: func(m string) { warned = append(warned, m) }})
+
+	pw := writeFile(t, "pw", "secret\n", 0o600)
+	c, err := o.credentials(Secret{PasswordFile: pw}, Target{Addr: "/r"}, false)
+	if err != nil || string(c.Password) != "secret" {
+		t.Fatalf("password file: %q, %v", c.Password, err)
+	}
+	c, err = o.credentials(Secret{PasswordCommand: "printf 'from command\\r\\n'"}, Target{Addr: "/r"}, false)
+	if err != nil || string(c.Password) != "from command" {
+		t.Fatalf("password command: %q, %v", c.Password, err)
+	}
+	if _, err := o.credentials(Secret{PasswordFile: writeFile(t, "empty", "\n", 0o600)}, Target{}, false); err == nil || !strings.Contains(err.Error(), "empty password") {
+		t.Errorf("empty password file: %v", err)
+	}
+
+	key := writeFile(t, "key", repo.NewKeyText()+"\n", 0o644)
+	if c, err = o.credentials(Secret{KeyFile: key}, Target{}, false); err != nil || c.KEK == nil {
+		t.Fatalf("key file: %v", err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "chmod 600") {
+		t.Errorf("a key file others can read was not warned about: %v", warned)
+	}
+	bad := writeFile(t, "bad", "not-a-key-SECRETVALUE", 0o600)
+	if _, err := o.credentials(Secret{KeyFile: bad}, Target{}, false); err == nil || strings.Contains(err.Error(), "SECRETVALUE") {
+		t.Errorf("a bad key file: %v (must fail without quoting it)", err)
+	}
+
+	// The default repository's key file, when no secret is named.
+	if c, err = o.credentials(Secret{}, Target{Addr: "/r", KeyFile: key}, false); err != nil || c.KEK == nil {
+		t.Errorf("default key: %v", err)
+	}
+	// No secret, no terminal.
+	if _, err := o.credentials(Secret{}, Target{Addr: "/r"}, false); !errors.Is(err, ErrNoCredentials) {
+		t.Errorf("no secret and no prompt: %v", err)
+	}
+	// A prompt, confirmed.
+	answers := []string{"one", "two"}
+	o.opts.Prompt = func(string) ([]byte, error) { a := answers[0]; answers = answers[1:]; return []byte(a), nil }
+	if _, err := o.credentials(Secret{}, Target{Addr: "/r"}, true); err == nil || !strings.Contains(err.Error(), "differ") {
+		t.Errorf("two different answers: %v", err)
+	}
+}
+
+func TestEnsureKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "conf", "cairn", "default.key")
+	made, err := EnsureKeyFile(path)
+	if err != nil || !made {
+		t.Fatalf("first: %v, %v", made, err)
+	}
+	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700 | os.ModeDir} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode() != want {
+			t.Errorf("%s: %v, %v; want %v", p, fi.Mode(), err, want)
+		}
+	}
+	before, _ := os.ReadFile(path)
+	if made, err := EnsureKeyFile(path); err != nil || made {
+		t.Fatalf("second: %v, %v", made, err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Fatal("an existing key file was replaced")
+	}
+}
+
+// Init, Open, refusal to init twice, and several locations with one down.
+func TestOpenLocalAndSeveralLocations(t *testing.T) {
+	dir := t.TempDir()
+	pw := writeFile(t, "pw", "secret", 0o600)
+	one := filepath.Join(dir, "one")
+	two := filepath.Join(dir, "two")
+	var warned []string
+	opts := Options{
+		Locations: []Location{{Addr: one, Enabled: true}, {Addr: two, Priority: 1, Enabled: true}},
+		Secret:    Secret{PasswordFile: pw}, CacheDir: filepath.Join(dir, "cache"),
+		Warn: func(m string) { warned = append(warned, m) },
+	}
+	o := New(opts)
+	r, made, err := o.Init(ctx, InitOptions{Compression: repo.NewRepositoryCompression, PackSize: repo.DefaultPackSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made.Addr != one || made.KeyFile != "" {
+		t.Errorf("created %+v", made)
+	}
+	r.Close()
+	if _, _, err := New(opts).Init(ctx, InitOptions{PackSize: repo.DefaultPackSize}); !errors.Is(err, repo.ErrExists) {
+		t.Fatalf("second init: %v", err)
+	}
+	o = New(opts)
+	r, err = o.Open(ctx, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if o.Multi() == nil || o.Unavailable() != nil {
+		t.Errorf("two healthy locations: multi %v, unavailable %v", o.Multi(), o.Unavailable())
+	}
+	if j, err := o.Journal(); err != nil || j == nil {
+		t.Errorf("journal: %v, %v", j, err)
+	}
+
+	// The second location is gone: the first carries on, with a warning.
+	os.RemoveAll(two)
+	o = New(opts)
+	r, err = o.Open(ctx, OpenOptions{})
+	if err != nil {
+		t.Fatalf("open with one location gone: %v", err)
+	}
+	r.Close()
+	if len(warned) == 0 || !strings.Contains(warned[len(warned)-1], "unavailable") {
+		t.Errorf("warnings %v", warned)
+	}
+	opened, failed, err := o.EachLocation(ctx)
+	if err != nil || len(opened) != 1 || len(failed) != 1 {
+		t.Errorf("each location: %d opened, %v failed, %v", len(opened), failed, err)
+	}
+	for _, op := range opened {
+		op.Backend.Close()
+	}
+	if o.Requests().List == 0 {
+		t.Error("no request counted")
+	}
+}
