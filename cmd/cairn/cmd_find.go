@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
+	"github.com/cairnbackup/cairn/walker"
 )
 
 type findOptions struct {
@@ -69,7 +70,7 @@ func runFind(ctx context.Context, g *globalOptions, o findOptions, args []string
 	total, hits := 0, 0
 	for _, s := range snaps {
 		var found []foundEntry
-		_, err := f.walk(ctx, s.Tree, "/", func(path string, n *repo.Node) {
+		err := f.walk(ctx, s.Tree, func(path string, n *repo.Node) {
 			found = append(found, foundEntry{path, n})
 		})
 		if err != nil {
@@ -162,13 +163,10 @@ type finder struct {
 	barren map[treeAt]struct{} // no match at or below
 }
 
-// tree returns the tree id, read once.
-func (f *finder) tree(ctx context.Context, id repo.ID) (*repo.Tree, error) {
+// LoadTree returns the tree id, read once (walker.TreeLoader).
+func (f *finder) LoadTree(ctx context.Context, id repo.ID) (*repo.Tree, error) {
 	if t, ok := f.trees[id]; ok {
 		return t, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
 	}
 	t, err := f.r.LoadTree(ctx, id)
 	if err != nil {
@@ -183,35 +181,38 @@ func (f *finder) match(path string) bool {
 	return slices.ContainsFunc(f.patterns, func(p pattern.Pattern) bool { return p.MatchExact(path) })
 }
 
-// walk calls emit for each match at or below the folder dir holding tree
-// id, depth first in name order, and reports whether there was any.
-func (f *finder) walk(ctx context.Context, id repo.ID, dir string, emit func(string, *repo.Node)) (bool, error) {
-	at := treeAt{id, dir}
-	if _, ok := f.barren[at]; ok {
-		return false, nil
+// walk calls emit for each match below the root tree id, depth first in
+// name order. A folder with no match at or below it is remembered by tree
+// and place, and skipped the next time.
+func (f *finder) walk(ctx context.Context, id repo.ID, emit func(string, *repo.Node)) error {
+	if _, ok := f.barren[treeAt{id, "/"}]; ok {
+		return nil
 	}
-	tree, err := f.tree(ctx, id)
-	if err != nil {
-		return false, fmt.Errorf("read folder %s: %w", dir, err)
-	}
-	found := false
-	for i := range tree.Nodes {
-		n := &tree.Nodes[i]
-		path := joinPath(dir, n.Name)
-		if f.match(path) {
-			emit(path, n)
-			found = true
-		}
-		if n.Type == repo.NodeDir {
-			below, err := f.walk(ctx, n.Subtree, path, emit)
-			if err != nil {
-				return false, err
+	found := []bool{false} // one flag per folder being walked, the root first
+	return walker.Walk(ctx, f, id, "/", walker.Visitor{
+		Node: func(path string, n *repo.Node) error {
+			if f.match(path) {
+				emit(path, n)
+				found[len(found)-1] = true
 			}
-			found = found || below
-		}
-	}
-	if !found {
-		f.barren[at] = struct{}{}
-	}
-	return found, nil
+			if n.Type != repo.NodeDir {
+				return nil
+			}
+			if _, ok := f.barren[treeAt{n.Subtree, path}]; ok {
+				return walker.SkipTree
+			}
+			found = append(found, false)
+			return nil
+		},
+		Leave: func(path string, id repo.ID) error {
+			below := found[len(found)-1]
+			found = found[:len(found)-1]
+			if !below {
+				f.barren[treeAt{id, path}] = struct{}{}
+			} else if len(found) > 0 {
+				found[len(found)-1] = true
+			}
+			return nil
+		},
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairnbackup/cairn/repo"
+	"github.com/cairnbackup/cairn/walker"
 )
 
 type lsOptions struct {
@@ -112,26 +113,16 @@ func (l *lister) list(ctx context.Context, sa *snapshotArg, recursive bool) erro
 // walk lists the tree's entries depth first, in name order, descending
 // depth more levels (all of them when depth is negative).
 func (l *lister) walk(ctx context.Context, id repo.ID, dir string, depth int) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	tree, err := l.r.LoadTree(ctx, id)
-	if err != nil {
-		return fmt.Errorf("read folder %s: %w", dir, err)
-	}
-	for i := range tree.Nodes {
-		n := &tree.Nodes[i]
-		path := joinPath(dir, n.Name)
+	base := strings.Count(strings.TrimSuffix(dir, "/"), "/")
+	return walker.Walk(ctx, l.r, id, dir, walker.Visitor{Node: func(path string, n *repo.Node) error {
 		if err := l.print(path, n); err != nil {
 			return err
 		}
-		if n.Type == repo.NodeDir && depth != 1 {
-			if err := l.walk(ctx, n.Subtree, path, depth-1); err != nil {
-				return err
-			}
+		if depth > 0 && strings.Count(path, "/")-base >= depth {
+			return walker.SkipTree
 		}
-	}
-	return nil
+		return nil
+	}})
 }
 
 // print writes one entry.

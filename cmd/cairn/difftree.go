@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/cairnbackup/cairn/repo"
+	"github.com/cairnbackup/cairn/walker"
 )
 
 // differ compares two trees entry by entry, reporting each difference to
@@ -37,13 +38,13 @@ func (d *differ) trees(ctx context.Context, a, b repo.ID, dir string) error {
 		var err error
 		switch {
 		case len(nb) == 0 || len(na) > 0 && na[0].Name < nb[0].Name:
-			err = d.side(ctx, &na[0], joinPath(dir, na[0].Name), "-")
+			err = d.side(ctx, &na[0], walker.Join(dir, na[0].Name), "-")
 			na = na[1:]
 		case len(na) == 0 || nb[0].Name < na[0].Name:
-			err = d.side(ctx, &nb[0], joinPath(dir, nb[0].Name), "+")
+			err = d.side(ctx, &nb[0], walker.Join(dir, nb[0].Name), "+")
 			nb = nb[1:]
 		default:
-			err = d.both(ctx, &na[0], &nb[0], joinPath(dir, na[0].Name))
+			err = d.both(ctx, &na[0], &nb[0], walker.Join(dir, na[0].Name))
 			na, nb = na[1:], nb[1:]
 		}
 		if err != nil {
@@ -76,18 +77,13 @@ func (d *differ) side(ctx context.Context, n *repo.Node, path, mod string) error
 	return d.contents(ctx, n.Subtree, path, mod)
 }
 
-// contents reports every entry of a folder that only one snapshot has.
+// contents reports every entry below a folder that only one snapshot has.
 func (d *differ) contents(ctx context.Context, id repo.ID, dir, mod string) error {
-	t, err := d.load(ctx, id, dir)
-	if err != nil {
-		return err
-	}
-	for i := range t.Nodes {
-		if err := d.side(ctx, &t.Nodes[i], joinPath(dir, t.Nodes[i].Name), mod); err != nil {
-			return err
-		}
-	}
-	return nil
+	return walker.Walk(ctx, d.r, id, dir, walker.Visitor{Node: func(path string, n *repo.Node) error {
+		d.emit(diffChange{Path: displayPath(path, n), Modifier: mod})
+		d.count(n, mod)
+		return nil
+	}})
 }
 
 // count adds an added or removed node to the statistics.

@@ -11,15 +11,6 @@ import (
 // timeLayout is how times are shown to people, in local time.
 const timeLayout = "2006-01-02 15:04:05"
 
-// joinPath appends a tree entry's name to its folder's path ("/" is the
-// root).
-func joinPath(dir, name string) string {
-	if dir == "/" || dir == "" {
-		return "/" + name
-	}
-	return dir + "/" + name
-}
-
 // typeChars is the first letter ls -l shows for each node type.
 var typeChars = map[repo.NodeType]byte{
 	repo.NodeFile: '-', repo.NodeDir: 'd', repo.NodeSymlink: 'l', repo.NodeFifo: 'p',

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cairnbackup/cairn/repo"
+	"github.com/cairnbackup/cairn/walker"
 )
 
 func TestModeString(t *testing.T) {
@@ -34,8 +35,8 @@ func TestModeString(t *testing.T) {
 
 func TestJoinPath(t *testing.T) {
 	for _, c := range [][3]string{{"/", "etc", "/etc"}, {"/etc", "app", "/etc/app"}, {"", "x", "/x"}} {
-		if got := joinPath(c[0], c[1]); got != c[2] {
-			t.Errorf("joinPath(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		if got := walker.Join(c[0], c[1]); got != c[2] {
+			t.Errorf("walker.Join(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cairnbackup/cairn/repo"
+	"github.com/cairnbackup/cairn/walker"
 )
 
 // treeTotals are the restore-size counts of one folder and all below it.
@@ -50,52 +51,58 @@ func newStatsWalker(r *repo.Repository, blobs bool) *statsWalker {
 // blobs to the stored totals.
 func (w *statsWalker) snapshot(ctx context.Context, root repo.ID) (treeTotals, error) {
 	clear(w.links)
-	t, _, err := w.tree(ctx, root, "/")
-	return t, err
-}
-
-// tree totals the folder holding tree id at dir, and reports whether the
-// totals may be reused wherever the same tree appears (no hard links).
-func (w *statsWalker) tree(ctx context.Context, id repo.ID, dir string) (treeTotals, bool, error) {
-	if t, ok := w.memo[id]; ok {
-		return t, true, nil
+	if t, ok := w.memo[root]; ok {
+		return t, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return treeTotals{}, false, err
+	if err := w.blob(repo.TreeBlob, root); err != nil {
+		return treeTotals{}, fmt.Errorf("folder /: %w", err)
 	}
-	if err := w.blob(repo.TreeBlob, id); err != nil {
-		return treeTotals{}, false, fmt.Errorf("folder %s: %w", dir, err)
+	// One frame per folder being walked: its totals so far, and whether
+	// they may be reused wherever the same tree appears (no hard links).
+	type frame struct {
+		t        treeTotals
+		reusable bool
 	}
-	tree, err := w.r.LoadTree(ctx, id)
-	if err != nil {
-		return treeTotals{}, false, fmt.Errorf("read folder %s: %w", dir, err)
-	}
-	var t treeTotals
-	reusable := true
-	for i := range tree.Nodes {
-		n := &tree.Nodes[i]
-		path := joinPath(dir, n.Name)
-		switch n.Type {
-		case repo.NodeFile:
-			linked, err := w.file(n, path, &t)
-			if err != nil {
-				return t, false, err
+	stack := []frame{{reusable: true}}
+	var total treeTotals
+	err := walker.Walk(ctx, w.r, root, "/", walker.Visitor{
+		Node: func(path string, n *repo.Node) error {
+			top := &stack[len(stack)-1]
+			switch n.Type {
+			case repo.NodeFile:
+				linked, err := w.file(n, path, &top.t)
+				top.reusable = top.reusable && !linked
+				return err
+			case repo.NodeDir:
+				top.t.dirs++
+				if t, ok := w.memo[n.Subtree]; ok {
+					top.t.add(t)
+					return walker.SkipTree
+				}
+				if err := w.blob(repo.TreeBlob, n.Subtree); err != nil {
+					return fmt.Errorf("folder %s: %w", path, err)
+				}
+				stack = append(stack, frame{reusable: true})
 			}
-			reusable = reusable && !linked
-		case repo.NodeDir:
-			sub, ok, err := w.tree(ctx, n.Subtree, path)
-			if err != nil {
-				return t, false, err
+			return nil
+		},
+		Leave: func(_ string, id repo.ID) error {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if f.reusable {
+				w.memo[id] = f.t
 			}
-			t.dirs++
-			t.add(sub)
-			reusable = reusable && ok
-		}
-	}
-	if reusable {
-		w.memo[id] = t
-	}
-	return t, reusable, nil
+			if len(stack) == 0 {
+				total = f.t
+				return nil
+			}
+			parent := &stack[len(stack)-1]
+			parent.t.add(f.t)
+			parent.reusable = parent.reusable && f.reusable
+			return nil
+		},
+	})
+	return total, err
 }
 
 // file counts a file (a hard-linked one once per snapshot) and its data

@@ -30,6 +30,7 @@ var forbidden = map[string][]string{
 	"config":   {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "cmd", "copier", "access"},
 	"copier":   {"crypto", "pack", "index", "backend", "archiver", "restorer", "check", "schedule", "config", "cmd", "access"},
 	"access":   {"crypto", "chunk", "pack", "index", "archiver", "restorer", "check", "policy", "schedule", "cmd", "copier"},
+	"walker":   {"crypto", "chunk", "pack", "index", "backend", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
 	"pattern":  {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
 }
 
