@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -664,5 +665,47 @@ func TestDefaultCacheDir(t *testing.T) {
 	}
 	if _, err := repo.DefaultCacheDirFor(nil, 1000, ""); err == nil || !strings.Contains(err.Error(), "--cache-dir") {
 		t.Errorf("no home, not root: %v", err)
+	}
+}
+
+func TestSnapshotFilterAndSelection(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 1, 1, h, 0, 0, 0, time.UTC) }
+	mk := func(host string, h int, paths []string, tags ...string) *repo.Snapshot {
+		return &repo.Snapshot{Hostname: host, Time: at(h), Paths: paths, Tags: tags}
+	}
+	all := []*repo.Snapshot{
+		mk("web1", 1, []string{"/etc"}, "daily"),
+		mk("web2", 2, []string{"/etc", "/var/log"}, "daily", "logs"),
+		mk("web1", 3, []string{"/var/log"}, "logs"),
+	}
+	for _, c := range []struct {
+		f    repo.SnapshotFilter
+		want []int
+	}{
+		{repo.SnapshotFilter{}, []int{0, 1, 2}},
+		{repo.SnapshotFilter{Hosts: []string{"web1"}}, []int{0, 2}},
+		{repo.SnapshotFilter{TagSets: [][]string{{"daily", "logs"}}}, []int{1}},         // both tags
+		{repo.SnapshotFilter{TagSets: [][]string{{"daily"}, {"logs"}}}, []int{0, 1, 2}}, // either
+		{repo.SnapshotFilter{Paths: []string{"/etc", "/var/log"}}, []int{1}},
+		{repo.SnapshotFilter{Hosts: []string{"web2"}, Paths: []string{"/etc"}}, []int{1}},
+	} {
+		got, err := repo.SelectSnapshots(all, nil, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx []int
+		for _, s := range got {
+			idx = append(idx, slices.Index(all, s))
+		}
+		if !slices.Equal(idx, c.want) {
+			t.Errorf("%+v: %v, want %v", c.f, idx, c.want)
+		}
+	}
+	latest, err := repo.PickSnapshot(all, "latest", repo.SnapshotFilter{Hosts: []string{"web2"}})
+	if err != nil || latest != all[1] {
+		t.Errorf("latest of web2: %v, %v", latest, err)
+	}
+	if _, err := repo.PickSnapshot(all, "latest", repo.SnapshotFilter{Hosts: []string{"nope"}}); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("latest of no host: %v", err)
 	}
 }

@@ -19,7 +19,7 @@ type snapshotArg struct {
 // prefix, and an optional ":PATH", and finds the node at PATH.
 func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *snapshotFilter) (*snapshotArg, error) {
 	name, path, _ := strings.Cut(arg, ":")
-	keep, err := f.matcher()
+	rf, err := f.repoFilter()
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *sna
 	if err != nil {
 		return nil, err
 	}
-	snap, err := pickSnapshot(snaps, name, keep)
+	snap, err := repo.PickSnapshot(snaps, name, rf)
 	if err != nil {
 		return nil, err
 	}

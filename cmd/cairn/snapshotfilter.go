@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -47,17 +46,17 @@ func (f *snapshotFilter) flags() []cli.Flag {
 	}
 }
 
-// matcher compiles the filter, resolving --path values to absolute paths.
-func (f *snapshotFilter) matcher() (func(*repo.Snapshot) bool, error) {
-	paths := make([]string, len(f.paths))
-	for i, p := range f.paths {
+// repoFilter turns the flags into a repository snapshot filter, making
+// --path values absolute.
+func (f *snapshotFilter) repoFilter() (repo.SnapshotFilter, error) {
+	rf := repo.SnapshotFilter{Hosts: f.hosts}
+	for _, p := range f.paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, fmt.Errorf("--path %s: %w", p, err)
+			return rf, fmt.Errorf("--path %s: %w", p, err)
 		}
-		paths[i] = abs
+		rf.Paths = append(rf.Paths, abs)
 	}
-	var tagSets [][]string
 	for _, t := range f.tags {
 		var set []string
 		for _, tag := range strings.Split(t, ",") {
@@ -65,32 +64,9 @@ func (f *snapshotFilter) matcher() (func(*repo.Snapshot) bool, error) {
 				set = append(set, tag)
 			}
 		}
-		tagSets = append(tagSets, set)
+		rf.TagSets = append(rf.TagSets, set)
 	}
-	return func(s *repo.Snapshot) bool {
-		if len(f.hosts) > 0 && !slices.Contains(f.hosts, s.Hostname) {
-			return false
-		}
-		if len(tagSets) > 0 && !slices.ContainsFunc(tagSets, func(set []string) bool { return hasAllTags(s, set) }) {
-			return false
-		}
-		for _, p := range paths {
-			if !slices.Contains(s.Paths, p) {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
-
-// hasAllTags reports whether s carries every tag of set.
-func hasAllTags(s *repo.Snapshot, set []string) bool {
-	for _, t := range set {
-		if !s.HasTag(t) {
-			return false
-		}
-	}
-	return true
+	return rf, nil
 }
 
 // listSnapshots loads every snapshot, oldest first, warning about (and
@@ -110,7 +86,7 @@ func (g *globalOptions) listSnapshots(ctx context.Context, r *repo.Repository) (
 // prefixes, in the order given, without repeats), or all of them when names
 // is empty; either way only those the filter selects.
 func (g *globalOptions) selectSnapshots(ctx context.Context, r *repo.Repository, names []string, f *snapshotFilter) ([]*repo.Snapshot, error) {
-	keep, err := f.matcher()
+	rf, err := f.repoFilter()
 	if err != nil {
 		return nil, err
 	}
@@ -118,33 +94,5 @@ func (g *globalOptions) selectSnapshots(ctx context.Context, r *repo.Repository,
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
-		return slices.DeleteFunc(all, func(s *repo.Snapshot) bool { return !keep(s) }), nil
-	}
-	var out []*repo.Snapshot
-	for _, name := range names {
-		s, err := pickSnapshot(all, name, keep)
-		if err != nil {
-			return nil, err
-		}
-		if keep(s) && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// pickSnapshot finds name among all (sorted oldest first): "latest" is the
-// newest snapshot the filter selects, so that on a repository shared by
-// several hosts `latest --host web1` is web1's; an id prefix names its
-// snapshot whatever the filter.
-func pickSnapshot(all []*repo.Snapshot, name string, keep func(*repo.Snapshot) bool) (*repo.Snapshot, error) {
-	if name == "latest" {
-		sel := slices.DeleteFunc(slices.Clone(all), func(s *repo.Snapshot) bool { return !keep(s) })
-		if len(sel) == 0 && len(all) > 0 {
-			return nil, fmt.Errorf("%w: no snapshot matches the --host, --tag and --path filters", repo.ErrNotFound)
-		}
-		all = sel
-	}
-	return repo.FindSnapshot(all, name)
+	return repo.SelectSnapshots(all, names, rf)
 }
