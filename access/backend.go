@@ -89,7 +89,7 @@ func (o *Opener) openStore(ctx context.Context, l Location, create, createBucket
 		if err != nil {
 			return nil, err
 		}
-		ro.Logf = func(format string, args ...any) { o.opts.Logger.Warn(fmt.Sprintf(format, args...)) }
+		ro.Logger = o.opts.Logger
 		return retry.New(be, ro), nil
 	}
 	if create {
@@ -156,7 +156,7 @@ func (o *Opener) openMulti(ctx context.Context, locs []Location, create, createB
 	}
 	mb, err := multi.New(ml, multi.Options{
 		MinCopies: o.opts.MinCopies, MaxCopies: o.opts.MaxCopies,
-		Logf:   func(format string, args ...any) { o.opts.Logger.Info(fmt.Sprintf(format, args...)) },
+		Logger: o.opts.Logger,
 		OnHeal: o.opts.OnHeal, OnLag: o.opts.OnLag,
 	})
 	if err != nil {

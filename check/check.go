@@ -12,6 +12,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -74,8 +75,8 @@ type Options struct {
 	Progress *Progress
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logf, if set, receives notices.
-	Logf func(format string, args ...any)
+	// Logger, if set, receives notices.
+	Logger *slog.Logger
 }
 
 // DefaultHeaderSample is how many pack headers a plain check compares with
@@ -214,8 +215,8 @@ func (c *checker) run(ctx context.Context) error {
 }
 
 func (c *checker) logf(format string, args ...any) {
-	if c.opts.Logf != nil {
-		c.opts.Logf(format, args...)
+	if c.opts.Logger != nil {
+		c.opts.Logger.Info(fmt.Sprintf(format, args...))
 	}
 }
 

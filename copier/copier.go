@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 
@@ -56,8 +57,8 @@ type Options struct {
 	Parallel int
 	// Progress, if set, is updated while copying.
 	Progress *Progress
-	// Logf, if set, is told about notices (a map that could not be used).
-	Logf func(format string, args ...any)
+	// Logger, if set, is told of notices (a map that could not be used).
+	Logger *slog.Logger
 }
 
 // Progress counts work done, updated atomically while a copy runs.
@@ -102,8 +103,8 @@ func New(src Source, dst Dest, opts Options) *Copier {
 func (c *Copier) Close() error { return c.ids.close() }
 
 func (c *Copier) logf(format string, args ...any) {
-	if c.opts.Logf != nil {
-		c.opts.Logf(format, args...)
+	if c.opts.Logger != nil {
+		c.opts.Logger.Warn(fmt.Sprintf(format, args...))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -26,8 +27,8 @@ type Location struct {
 
 // CacheOptions tune OpenCache. The zero value is ready to use.
 type CacheOptions struct {
-	// Logf, if set, receives notices such as "cache was corrupt, rebuilt".
-	Logf func(format string, args ...any)
+	// Logger, if set, receives notices such as "cache was corrupt, rebuilt".
+	Logger *slog.Logger
 
 	// LockTimeout bounds the wait for another process that holds the cache
 	// file; 0 means DefaultLockTimeout. After it, OpenCache returns ErrLocked.
@@ -287,8 +288,8 @@ func (c *Cache) Close() error {
 }
 
 func (c *Cache) logf(format string, args ...any) {
-	if c.opts.Logf != nil {
-		c.opts.Logf(format, args...)
+	if c.opts.Logger != nil {
+		c.opts.Logger.Info(fmt.Sprintf(format, args...))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -34,7 +35,7 @@ func (r repo) load(_ context.Context, id crypto.ID) (*Segment, error) {
 
 func openTestCache(t testing.TB, path string) *Cache {
 	t.Helper()
-	c, err := OpenCache(path, CacheOptions{Logf: t.Logf, LockTimeout: time.Second})
+	c, err := OpenCache(path, CacheOptions{Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), LockTimeout: time.Second})
 	if err != nil {
 		t.Fatalf("OpenCache: %v", err)
 	}

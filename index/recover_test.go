@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -99,7 +100,7 @@ func TestDamagedPagesAreDetected(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := OpenCache(path, CacheOptions{Logf: t.Logf})
+		c, err := OpenCache(path, CacheOptions{Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 		if err != nil {
 			t.Fatalf("%s: OpenCache: %v", name, err)
 		}

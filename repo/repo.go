@@ -199,11 +199,11 @@ const cacheLockWait = time.Second
 // builds a private cache instead of waiting: slower to start, never blocked.
 func (r *Repository) openCache(dir string) error {
 	path := filepath.Join(dir, "index.db")
-	c, err := index.OpenCache(path, index.CacheOptions{Logf: r.logf, LockTimeout: cacheLockWait})
+	c, err := index.OpenCache(path, index.CacheOptions{Logger: r.opts.Logger, LockTimeout: cacheLockWait})
 	if errors.Is(err, index.ErrLocked) {
 		private := filepath.Join(dir, fmt.Sprintf("index.%d.%x.db", os.Getpid(), crypto.RandomBytes(4)))
 		r.logf("another cairn process is using the index cache %s; building a private one for this run", path)
-		c, err = index.OpenCache(private, index.CacheOptions{Logf: r.logf})
+		c, err = index.OpenCache(private, index.CacheOptions{Logger: r.opts.Logger})
 		r.privateCache = private
 	}
 	if err != nil {

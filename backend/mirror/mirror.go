@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -45,8 +46,8 @@ type Options struct {
 	DryRun bool
 	// Progress, if set, is updated as objects are copied.
 	Progress *Progress
-	// Logf, if set, is told about each problem.
-	Logf func(format string, args ...any)
+	// Logger, if set, is told of each problem.
+	Logger *slog.Logger
 }
 
 // Progress counts work done; the fields are updated atomically while Sync
@@ -260,7 +261,7 @@ func (s *syncer) deleteAll(ctx context.Context, t backend.FileType, extra []back
 }
 
 func (s *syncer) logf(format string, args ...any) {
-	if s.opts.Logf != nil {
-		s.opts.Logf(format, args...)
+	if s.opts.Logger != nil {
+		s.opts.Logger.Warn(fmt.Sprintf(format, args...))
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -76,8 +77,8 @@ type Options struct {
 	SkipHashCheck bool
 	// Now is the clock for health (default time.Now).
 	Now func() time.Time
-	// Logf, if set, is told about fallbacks and locations marked down.
-	Logf func(format string, args ...any)
+	// Logger, if set, is told of fallbacks and locations marked down.
+	Logger *slog.Logger
 	// OnHeal, if set, is told about every bad copy found (healed or not).
 	OnHeal func(Heal)
 	// OnLag, if set, is told about every Save or Remove that did not reach
@@ -259,8 +260,8 @@ func (b *Backend) order() (healthy, unhealthy []*loc) {
 }
 
 func (b *Backend) logf(format string, args ...any) {
-	if b.opts.Logf != nil {
-		b.opts.Logf(format, args...)
+	if b.opts.Logger != nil {
+		b.opts.Logger.Warn(fmt.Sprintf(format, args...))
 	}
 }
 

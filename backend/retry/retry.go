@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -65,8 +66,8 @@ type Options struct {
 	// began (default 2 min; negative means no limit).
 	MaxElapsed time.Duration
 
-	// Logf, if set, is told about every retry.
-	Logf func(format string, args ...any)
+	// Logger, if set, is told of every retry.
+	Logger *slog.Logger
 
 	// Now, Sleep and Rand replace the clock, the wait and the jitter source
 	// in tests. Sleep must return ctx.Err() if ctx ends first; Rand returns
@@ -89,8 +90,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxElapsed == 0 {
 		o.MaxElapsed = DefaultMaxElapsed
 	}
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -169,7 +170,7 @@ func (b *Backend) do(ctx context.Context, what string, attempt func() (bool, err
 		if b.opts.MaxElapsed > 0 && b.opts.Now().Add(d).Sub(start) > b.opts.MaxElapsed {
 			return fmt.Errorf("after %s (the next would start past the %v budget): %w", attempts(n), b.opts.MaxElapsed, err)
 		}
-		b.opts.Logf("retry: %s: attempt %d of %d failed, next in %v: %v", what, n, b.opts.MaxAttempts, d.Round(time.Millisecond), err)
+		b.opts.Logger.Warn("retrying", "op", what, "attempt", n, "of", b.opts.MaxAttempts, "next_in", d.Round(time.Millisecond), "err", err)
 		if serr := b.opts.Sleep(ctx, d); serr != nil {
 			return fmt.Errorf("%w (while waiting to retry after %s: %v)", serr, attempts(n), err)
 		}

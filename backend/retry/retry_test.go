@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +52,7 @@ func setup(t *testing.T, opts retry.Options) (*retry.Backend, *faulty.Backend, *
 	clock := &fakeClock{now: time.Unix(1e9, 0)}
 	opts.Now, opts.Sleep = clock.Now, clock.Sleep
 	opts.Rand = func() float64 { return 0.5 }
-	opts.Logf = t.Logf
+	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	fb := faulty.New(mem.New())
 	return retry.New(fb, opts), fb, clock
 }
@@ -230,16 +231,17 @@ func TestRemoveAfterLostAnswer(t *testing.T) {
 	}
 }
 
-func TestLogf(t *testing.T) {
-	var lines []string
+func TestLogger(t *testing.T) {
+	var buf bytes.Buffer
 	fb := faulty.New(mem.New())
 	fb.Inject(faulty.Fault{Op: faulty.OpStat})
 	rb := retry.New(fb, retry.Options{
-		Sleep: func(context.Context, time.Duration) error { return nil },
-		Logf:  func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) },
+		Sleep:  func(context.Context, time.Duration) error { return nil },
+		Logger: slog.New(slog.NewTextHandler(&buf, nil)),
 	})
 	rb.Stat(ctx, h)
-	if len(lines) != 1 || !strings.Contains(lines[0], "stat data/ab/") || !strings.Contains(lines[0], "attempt 1 of 6") {
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `op="stat data/ab/`) || !strings.Contains(lines[0], "attempt=1 of=6") {
 		t.Errorf("log lines %q", lines)
 	}
 	if rb.Unwrap() != fb {

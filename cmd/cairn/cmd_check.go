@@ -141,7 +141,7 @@ func runCheck(ctx context.Context, g *globalOptions, o checkOptions) error {
 	}
 	prog := &check.Progress{}
 	opts.Progress, opts.Mirrors = prog, mirrors
-	opts.Logf = func(format string, args ...any) { g.logger.Info(fmt.Sprintf(format, args...)) }
+	opts.Logger = g.logger
 	p := g.startProgress(func() progressState {
 		return progressState{Files: uint64(prog.Done.Load()), TotalFiles: uint64(prog.Total.Load()),
 			Bytes: uint64(prog.Bytes.Load()), TotalBytes: uint64(prog.BytesAll.Load()),

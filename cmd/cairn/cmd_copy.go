@@ -72,7 +72,7 @@ func runCopy(ctx context.Context, g *globalOptions, o copyOptions, args []string
 	}
 	prog := &copier.Progress{}
 	c := copier.New(src, dst, copier.Options{Parallel: o.parallel, Progress: prog,
-		Logf: func(format string, a ...any) { g.logger.Warn(fmt.Sprintf(format, a...)) }})
+		Logger: g.logger})
 	defer c.Close()
 	p := g.startProgress(func() progressState {
 		return progressState{Files: uint64(prog.Blobs.Load() + prog.Known.Load()), Bytes: uint64(prog.Bytes.Load())}

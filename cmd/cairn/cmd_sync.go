@@ -124,7 +124,7 @@ func (g *globalOptions) syncTo(ctx context.Context, src, dst backend.Backend, o 
 	})
 	res, err := mirror.Sync(ctx, src, dst, mirror.Options{
 		Parallel: o.parallel, Delete: o.delete, DryRun: o.dryRun, Progress: prog,
-		Logf: func(format string, args ...any) { g.logger.Info(fmt.Sprintf(format, args...)) },
+		Logger: g.logger,
 	})
 	p.stop()
 	g.reportSync(src, dst, res, o, err)
