@@ -1,7 +1,8 @@
 // Package config reads cairn's YAML configuration file: where the
 // repository lives (one or more locations, with how many copies to keep)
-// and how to unlock it, and the backup jobs that `cairn snapshot --job`
-// and timers run.
+// and how to unlock it, the backup jobs that `cairn run`, the timers and
+// the daemon run (with their schedules, retention, checks, hooks and
+// limits), and the daemon's and the monitoring's settings.
 //
 //	repository:
 //	  locations:
@@ -21,15 +22,31 @@
 //	    sources: [/etc]
 //	    exclude: ["**/*.swp"]
 //	    tags: [daily]
+//	    schedule: "30 2 * * *"
 //	    retention:
 //	      keep_within: 90d
 //	      keep_monthly: 12
 //	      prune: true
+//	    check:
+//	      schedule: "@weekly"
+//	      read_data: 10%
+//	      drills: 1
+//	    hooks:
+//	      on_failure: /usr/local/bin/page-oncall
+//	    limits:
+//	      upload_rate: 20MiB/s
+//	      io_nice: idle
+//	daemon:
+//	  concurrency: 2
+//	  metrics_addr: 127.0.0.1:9750
+//	monitoring:
+//	  audit_log: /var/log/cairn/audit.jsonl
 //
 // Parsing is strict: unknown fields, wrong types and invalid values are
 // errors that name the file and line. Error messages never quote the
 // file's text, so a secret in it is not repeated. The package imports no
-// other cairn package.
+// other cairn package; schedules are parsed by robfig/cron, as the daemon
+// parses them.
 package config
 
 import (
@@ -51,8 +68,10 @@ var ErrInvalid = errors.New("config: invalid")
 
 // Config is a parsed configuration file.
 type Config struct {
-	Repository Repository `yaml:"repository,omitempty"`
-	Jobs       []Job      `yaml:"jobs,omitempty"`
+	Repository Repository  `yaml:"repository,omitempty"`
+	Jobs       []Job       `yaml:"jobs,omitempty"`
+	Daemon     *Daemon     `yaml:"daemon,omitempty"`
+	Monitoring *Monitoring `yaml:"monitoring,omitempty"`
 
 	// Warnings are problems that do not stop cairn, such as a file that
 	// other users can read; the caller shows them.
@@ -133,6 +152,24 @@ type Job struct {
 	// Retention is what `cairn forget --job NAME` keeps of the job's
 	// snapshots; nil means the job has no retention policy.
 	Retention *Retention `yaml:"retention,omitempty"`
+
+	// Schedule is when the daemon and the generated timers run the job: a
+	// cron line of five fields (minute hour day-of-month month weekday),
+	// or @hourly, @daily, @weekly, @monthly, @yearly or @every 30m, in the
+	// machine's local time. Without one the job runs only when asked.
+	Schedule string `yaml:"schedule,omitempty"`
+	// CatchUp runs the job once when the daemon starts if a scheduled run
+	// was missed while it was down (the timers' Persistent=true).
+	CatchUp bool `yaml:"catch_up,omitempty"`
+	// RandomDelay delays each scheduled run by up to this long, at random
+	// (a Go duration such as 10m), so that many hosts do not start at once.
+	RandomDelay string `yaml:"random_delay,omitempty"`
+	// Check is the job's scheduled check of the repository.
+	Check *Check `yaml:"check,omitempty"`
+	// Hooks are commands run around the job.
+	Hooks *Hooks `yaml:"hooks,omitempty"`
+	// Limits bound the machine's resources the job takes.
+	Limits *Limits `yaml:"limits,omitempty"`
 }
 
 // Retention holds the forget rules of a job, as the forget flags name
@@ -215,6 +252,10 @@ func (c *Config) resolve(dir string) {
 	}
 	abs(&c.Repository.PasswordFile)
 	abs(&c.Repository.KeyFile)
+	if m := c.Monitoring; m != nil {
+		abs(&m.AuditLog)
+		abs(&m.MetricsFile)
+	}
 	for i := range c.Repository.Locations {
 		l := &c.Repository.Locations[i]
 		if !strings.HasPrefix(l.URL, "s3:") {
@@ -276,4 +317,24 @@ func yamlError(name string, err error) error {
 // could be read).
 func Marshal(c *Config) ([]byte, error) {
 	return yaml.MarshalWithOptions(c, yaml.IndentSequence(true))
+}
+
+// DefaultPath returns where the configuration file is looked for when
+// none is named: /etc/cairn/cairn.yaml for root, and
+// $XDG_CONFIG_HOME/cairn/cairn.yaml (~/.config/cairn/cairn.yaml) for
+// other users. It is "" when there is no such folder.
+func DefaultPath(getenv func(string) string, euid int) string {
+	if euid == 0 {
+		return "/etc/cairn/cairn.yaml"
+	}
+	dir := getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		if home := getenv("HOME"); home != "" {
+			dir = filepath.Join(home, ".config")
+		}
+	}
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "cairn", "cairn.yaml")
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnbackup/cairn/config"
 )
@@ -45,6 +46,27 @@ func TestLoadFull(t *testing.T) {
 	if rt := logs.Retention; rt == nil || rt.KeepWithin != "90d" || rt.KeepDaily != 7 || rt.KeepMonthly != -1 ||
 		len(rt.KeepTags) != 2 || rt.GroupBy == nil || *rt.GroupBy != "host" || !rt.Prune {
 		t.Errorf("job logs' retention %+v", logs.Retention)
+	}
+	if logs.Schedule != "30 2 * * *" || !logs.CatchUp || logs.RandomDelayDuration() != 10*time.Minute {
+		t.Errorf("job logs' schedule %q, catch_up %v, random_delay %v", logs.Schedule, logs.CatchUp, logs.RandomDelayDuration())
+	}
+	if ch := logs.Check; ch == nil || ch.Schedule != "@weekly" || ch.ReadData != "10%" || ch.Drills != 2 || !ch.AllLocations {
+		t.Errorf("job logs' check %+v", logs.Check)
+	}
+	if h := logs.Hooks; h == nil || h.Before == "" || h.After != "echo done" || h.OnFailure == "" || h.TimeoutDuration() != 5*time.Minute {
+		t.Errorf("job logs' hooks %+v", logs.Hooks)
+	}
+	if class, level := logs.Limits.IOClass(); logs.Limits.UploadBytesPerSecond() != 10<<20 || logs.Limits.CPUs != 1 || class != "best-effort" || level != 6 || logs.Limits.Nice != 10 {
+		t.Errorf("job logs' limits %+v", logs.Limits)
+	}
+	if j.Hooks.TimeoutDuration() != config.DefaultHookTimeout || j.Limits.UploadBytesPerSecond() != 0 {
+		t.Errorf("job etc's defaults: hook timeout %v, upload rate %d", j.Hooks.TimeoutDuration(), j.Limits.UploadBytesPerSecond())
+	}
+	if attempts, base, maxDelay := c.Daemon.Retry.Values(); c.Daemon.Concurrency != 2 || attempts != 4 || base != 30*time.Second || maxDelay != 20*time.Minute || c.Daemon.MetricsAddr != "127.0.0.1:9750" {
+		t.Errorf("daemon %+v, retry %d %v %v", c.Daemon, attempts, base, maxDelay)
+	}
+	if m := c.Monitoring; m.AuditLog != filepath.Join(dir, "audit.jsonl") || m.MetricsFile != "/var/lib/node_exporter/cairn.prom" {
+		t.Errorf("monitoring %+v", m)
 	}
 	if _, err := c.Job("nope"); err == nil || !strings.Contains(err.Error(), "etc, logs") {
 		t.Errorf("unknown job: %v", err)
@@ -91,10 +113,67 @@ func TestParseErrors(t *testing.T) {
 		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      keep_daily: 7\n      group_by: host,disk\n", `x.yaml:6: job "a": group_by "host,disk"`},
 		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      prune: true\n", `x.yaml:5: job "a": retention names no rule`},
 		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      keep_dayly: 7\n", `x.yaml:5:7: unknown field "keep_dayly"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    schedule: \"61 * * * *\"\n", `x.yaml:4: job "a": schedule "61 * * * *"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    schedule: \"@every 10ms\"\n", `x.yaml:4: job "a": schedule "@every 10ms": @every needs whole seconds`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    schedule: \"CRON_TZ=UTC 0 2 * * *\"\n", `x.yaml:4: job "a": schedule "CRON_TZ=UTC 0 2 * * *": time zones`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    catch_up: true\n", `x.yaml:4: job "a": catch_up needs a schedule`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    random_delay: soon\n", `x.yaml:4: job "a": random_delay "soon"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    check:\n      read_data: 10%\n", `x.yaml:5: job "a": check schedule ""`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    check:\n      schedule: \"@daily\"\n      read_data: 8/7\n", `x.yaml:6: job "a": read_data "8/7": part 8 of 7`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    check:\n      schedule: \"@daily\"\n      read_data: 120%\n", `x.yaml:6: job "a": read_data "120%"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    check:\n      schedule: \"@daily\"\n      read_data: some\n", `x.yaml:6: job "a": read_data "some"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    check:\n      schedule: \"@daily\"\n      drills: -1\n", `x.yaml:6: job "a": drills -1`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    hooks:\n      before: x\n      timeout: 5\n", `x.yaml:6: job "a": hook timeout "5"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    hooks:\n      timeout: 5m\n", `x.yaml:5: job "a": the hooks block names no command`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      upload_rate: 10 MB\n", `x.yaml:5: job "a": rate "10 MB"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      upload_rate: 100B/s\n", `below 1 KiB/s`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      io_nice: best-effort:8\n", `x.yaml:5: job "a": io_nice "best-effort:8"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      io_nice: realtime\n", `io_nice "realtime"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      nice: 20\n", `x.yaml:5: job "a": nice 20`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      cpus: -1\n", `x.yaml:5: job "a": cpus -1`},
+		{"daemon:\n  concurrency: -1\n", `x.yaml:2: concurrency -1`},
+		{"daemon:\n  retry:\n    base_delay: 1x\n", `x.yaml:3: base_delay "1x"`},
+		{"daemon:\n  metrics_addr: localhost\n", `x.yaml:2: metrics_addr "localhost"`},
 	} {
 		_, err := config.Parse("x.yaml", []byte(c.yaml))
 		if err == nil || !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q:\n got %v\nwant …%s…", c.yaml, err, c.want)
+		}
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]int64{"10MiB/s": 10 << 20, "500KB/s": 500e3, "8Mbit/s": 1e6, "1.5 GiB/s": 3 << 29, "2048B/s": 2048, "80kbit/s": 10e3} {
+		if got, err := config.ParseRate(in); err != nil || got != want {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "10", "10MiB", "-1MiB/s", "10XB/s", "1KB/s"} {
+		if _, err := config.ParseRate(in); err == nil {
+			t.Errorf("ParseRate(%q) accepted", in)
+		}
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 17, 0, 0, time.Local)
+	for spec, want := range map[string]time.Time{
+		"@daily":         time.Date(2026, 12, 8, 0, 0, 0, 0, time.Local),
+		"@hourly":        time.Date(2026, 12, 7, 11, 0, 0, 0, time.Local),
+		"30 2 * * *":     time.Date(2026, 12, 8, 2, 30, 0, 0, time.Local),
+		"*/15 * * * *":   time.Date(2026, 12, 7, 10, 30, 0, 0, time.Local),
+		"0 4 * * sun":    time.Date(2026, 12, 13, 4, 0, 0, 0, time.Local),
+		"0 0 1 * *":      time.Date(2027, 1, 1, 0, 0, 0, 0, time.Local),
+		"@every 30m":     at.Add(30 * time.Minute),
+		"0 9-17 * * 1-5": time.Date(2026, 12, 7, 11, 0, 0, 0, time.Local),
+	} {
+		s, err := config.ParseSchedule(spec)
+		if err != nil {
+			t.Errorf("%s: %v", spec, err)
+			continue
+		}
+		if got := s.Next(at); !got.Equal(want) {
+			t.Errorf("%s: next after %v is %v, want %v", spec, at, got, want)
 		}
 	}
 }
@@ -155,4 +234,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("not stable:\n%s\n---\n%s", out, out2)
 		}
 	})
+}
+
+func TestDefaultPath(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, c := range []struct {
+		env  map[string]string
+		euid int
+		want string
+	}{
+		{map[string]string{"HOME": "/root"}, 0, "/etc/cairn/cairn.yaml"},
+		{nil, 0, "/etc/cairn/cairn.yaml"},
+		{map[string]string{"HOME": "/home/a"}, 1000, "/home/a/.config/cairn/cairn.yaml"},
+		{map[string]string{"HOME": "/home/a", "XDG_CONFIG_HOME": "/x"}, 1000, "/x/cairn/cairn.yaml"},
+		{nil, 1000, ""},
+	} {
+		if got := config.DefaultPath(env(c.env), c.euid); got != c.want {
+			t.Errorf("%v, euid %d: %q, want %q", c.env, c.euid, got, c.want)
+		}
+	}
 }

@@ -92,6 +92,12 @@ func (c *Config) validate() error {
 				return err
 			}
 		}
+		if err := j.validateRun(at); err != nil {
+			return err
+		}
+	}
+	if c.Daemon != nil {
+		return c.Daemon.validate()
 	}
 	return nil
 }

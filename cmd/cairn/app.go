@@ -97,7 +97,7 @@ func (g *globalOptions) flags() []cli.Flag {
 		&cli.StringFlag{Name: "password-file", EnvVars: []string{"CAIRN_PASSWORD_FILE"}, Usage: "read the password from `FILE`"},
 		&cli.StringFlag{Name: "password-command", EnvVars: []string{"CAIRN_PASSWORD_COMMAND"}, Usage: "run `COMMAND` (with sh -c) and use its output as the password"},
 		&cli.StringFlag{Name: "key-file", EnvVars: []string{"CAIRN_KEY_FILE"}, Usage: "`FILE` holding a key of 64 hex digits, used instead of a password"},
-		&cli.StringFlag{Name: "config", EnvVars: []string{"CAIRN_CONFIG"}, Usage: "configuration `FILE` describing jobs and locations"},
+		&cli.StringFlag{Name: "config", EnvVars: []string{"CAIRN_CONFIG"}, Usage: "configuration `FILE` describing jobs and locations (default: /etc/cairn/cairn.yaml for root, $XDG_CONFIG_HOME/cairn/cairn.yaml for others, when it exists)"},
 		&cli.IntFlag{Name: "min-copies", EnvVars: []string{"CAIRN_MIN_COPIES"}, Usage: "with several locations: a write must reach `N` of them (default 1, or the configuration's min_copies)"},
 		&cli.IntFlag{Name: "max-copies", EnvVars: []string{"CAIRN_MAX_COPIES"}, Usage: "with several locations: write to at most `N` of them (default all, or the configuration's max_copies)"},
 		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"CAIRN_CACHE_DIR"}, Usage: "`DIR` for the local index cache (default: your cache folder)"},

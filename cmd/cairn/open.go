@@ -20,11 +20,15 @@ import (
 )
 
 // loadConfig reads the configuration file named by --config or
-// CAIRN_CONFIG, if any, and fills in what the flags left open: how to
-// unlock the repository.
+// CAIRN_CONFIG, or else the default one if it exists, and fills in what
+// the flags left open: how to unlock the repository.
 func (g *globalOptions) loadConfig() error {
 	if g.configFile == "" {
-		return nil
+		p := config.DefaultPath(os.Getenv, os.Geteuid())
+		if _, err := os.Stat(p); p == "" || err != nil {
+			return nil
+		}
+		g.configFile = p
 	}
 	c, err := config.Load(g.configFile)
 	if err != nil {
