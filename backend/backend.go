@@ -28,10 +28,11 @@ const (
 	IndexFile    FileType = "index"
 	SnapshotFile FileType = "snapshots"
 	LockFile     FileType = "locks"
+	HistoryFile  FileType = "history"
 )
 
 // AllTypes lists every object kind, config first.
-var AllTypes = []FileType{ConfigFile, KeyFile, PackFile, IndexFile, SnapshotFile, LockFile}
+var AllTypes = []FileType{ConfigFile, KeyFile, PackFile, IndexFile, SnapshotFile, LockFile, HistoryFile}
 
 // Handle names one object. The config has an empty Name.
 type Handle struct {
@@ -54,7 +55,7 @@ func (h Handle) Valid() error {
 			return fmt.Errorf("%w: config takes no name", ErrInvalidHandle)
 		}
 		return nil
-	case KeyFile, PackFile, IndexFile, SnapshotFile, LockFile:
+	case KeyFile, PackFile, IndexFile, SnapshotFile, LockFile, HistoryFile:
 	default:
 		return fmt.Errorf("%w: unknown type %q", ErrInvalidHandle, h.Type)
 	}

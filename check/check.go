@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,8 @@ type Repo interface {
 	IndexedPackContents(id repo.ID) (repo.PackContents, bool, error)
 	BlobLocations(t repo.BlobType, id repo.ID) ([]repo.BlobLocation, error)
 	ReadPackHeader(ctx context.Context, id repo.ID, size int64) ([]repo.BlobEntry, error)
+	SaveRecord(ctx context.Context, rec *repo.Record) (repo.ID, error)
+	HistoryRepo
 	VerifyPack(ctx context.Context, id repo.ID, size int64, entries []repo.BlobEntry) (*repo.PackVerification, error)
 	SnapshotsUncached(ctx context.Context, onError func(repo.ID, error) error) ([]*repo.Snapshot, error)
 	LoadTreeUncached(ctx context.Context, id repo.ID) (*repo.Tree, error)
@@ -77,6 +80,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger, if set, receives notices.
 	Logger *slog.Logger
+	// Job and Host name the check in the repository's history (Host
+	// defaults to this machine's name).
+	Job, Host string
 }
 
 // DefaultHeaderSample is how many pack headers a plain check compares with
@@ -139,15 +145,16 @@ type checker struct {
 	rep  *Report
 	now  func() time.Time
 
-	mu        sync.Mutex
-	stored    map[repo.ID]int64            // packs in storage, with sizes
-	indexed   map[repo.ID]repo.IndexedPack // packs the index names
-	packProbs map[repo.ID]*Problem         // one problem per damaged pack
-	damaged   map[blobKey][]*Problem       // damaged or lost blobs, for the affected-files walk
-	missing   *Problem                     // referenced blobs no index entry holds
-	unindexed map[blobKey]bool             // candidates for missing, before the index is synced again
-	trees     map[repo.ID]bool             // tree ids seen by the structure walk
-	snaps     []*repo.Snapshot             // the snapshots that could be read
+	mu          sync.Mutex
+	stored      map[repo.ID]int64            // packs in storage, with sizes
+	indexed     map[repo.ID]repo.IndexedPack // packs the index names
+	packProbs   map[repo.ID]*Problem         // one problem per damaged pack
+	damaged     map[blobKey][]*Problem       // damaged or lost blobs, for the affected-files walk
+	missing     *Problem                     // referenced blobs no index entry holds
+	unindexed   map[blobKey]bool             // candidates for missing, before the index is synced again
+	trees       map[repo.ID]bool             // tree ids seen by the structure walk
+	snaps       []*repo.Snapshot             // the snapshots that could be read
+	verifiedNow []repo.ID                    // packs read back whole and found sound
 
 	packsListed bool // stored and indexed are complete
 }
@@ -177,6 +184,9 @@ func Run(ctx context.Context, r Repo, opts Options) (*Report, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	if c.opts.Host == "" {
+		c.opts.Host, _ = os.Hostname()
+	}
 	c.rep = &Report{Repository: r.Location(), RepositoryID: r.Config().ID, Start: c.now().UTC(), Problems: []*Problem{}}
 	err := c.run(ctx)
 	c.rep.End = c.now().UTC()
@@ -185,6 +195,11 @@ func Run(ctx context.Context, r Repo, opts Options) (*Report, error) {
 	}
 	if herr := c.record(); herr != nil && err == nil {
 		err = herr
+	}
+	if rerr := c.saveRecord(ctx, err); rerr != nil {
+		// The check's findings stand; only their trace is missing.
+		c.logf("%v", rerr)
+		c.rep.RecordError = rerr.Error()
 	}
 	return c.rep, err
 }

@@ -28,7 +28,7 @@ func TestCleanRepository(t *testing.T) {
 	if rd := rep.ReadData; rd == nil || rd.Packs != st.Packs || rd.Bytes != st.PackBytes || rd.Damaged != 0 {
 		t.Errorf("read-data stats %+v, want all %d packs (%d bytes)", rd, st.Packs, st.PackBytes)
 	}
-	hist, err := check.History(f.r)
+	hist, err := check.History(context.Background(), f.r)
 	if err != nil || len(hist) != 2 || !hist[1].OK || hist[1].PacksRead != st.Packs {
 		t.Errorf("history %+v, %v", hist, err)
 	}

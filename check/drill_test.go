@@ -1,6 +1,7 @@
 package check_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -38,7 +39,7 @@ func TestDrillRestoresAndVerifies(t *testing.T) {
 		t.Errorf("drill %+v: want the latest snapshot's 5 files verified", d)
 	}
 	emptyDir(t, tmp)
-	hist, _ := check.History(f.r)
+	hist, _ := check.History(context.Background(), f.r)
 	if last := hist[len(hist)-1]; len(last.Drills) != 1 || last.Drills[0].Verified != 5 {
 		t.Errorf("history %+v", last)
 	}

@@ -4,26 +4,25 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cairnbackup/cairn/repo"
 )
 
 // Buckets of the local cache's meta store that check uses. They live and
-// die with the cache: a rebuilt cache forgets them, and the next
-// percentage subset then starts over with the never-verified packs.
+// die with the cache: a new cache rebuilds the verification times from
+// the history in the repository (see rebuildVerified).
 const (
 	bucketVerified = "check.verified" // pack id -> last verification (unix seconds, 8 bytes big endian)
 	bucketDamaged  = "check.damaged"  // pack id -> damaged blobs found there (type ‖ id, repeated)
-	bucketHistory  = "check.history"  // start time (unix ns, 8 bytes big endian) -> HistoryEntry JSON
 	bucketRun      = "check.run"      // "read-data" -> runState JSON of an unfinished full or N/M pass
 )
 
-// MaxHistory is how many results the history keeps.
-const MaxHistory = 100
-
-// HistoryEntry is the summary of one check kept in the history.
+// HistoryEntry is the summary of one check, kept in the repository's
+// history as a record's details.
 type HistoryEntry struct {
 	Time        time.Time      `json:"time"`
 	Seconds     float64        `json:"seconds"`
@@ -35,6 +34,15 @@ type HistoryEntry struct {
 	PacksRead   int            `json:"packs_read,omitempty"`
 	BytesRead   int64          `json:"bytes_read,omitempty"`
 	Drills      []DrillSummary `json:"drills,omitempty"`
+	// Verified holds the first 4 bytes of the id of every pack this run
+	// read back whole, concatenated and in base64: enough to rebuild a new
+	// cache's verification times (a wrong match is one in 4 billion per
+	// pack, and costs only an earlier re-read of that pack).
+	Verified []byte `json:"verified,omitempty"`
+
+	// Host and Job are the record's.
+	Host string `json:"host,omitempty"`
+	Job  string `json:"job,omitempty"`
 }
 
 // DrillSummary is one drill's result in the history.
@@ -46,8 +54,11 @@ type DrillSummary struct {
 	TimedOut bool    `json:"timed_out,omitempty"`
 }
 
+// verifiedPrefix is how many bytes of a pack id the history keeps.
+const verifiedPrefix = 4
+
 // historyEntry summarises a report.
-func historyEntry(rep *Report) HistoryEntry {
+func historyEntry(rep *Report, verified []repo.ID) HistoryEntry {
 	e := HistoryEntry{
 		Time: rep.Start, Seconds: rep.End.Sub(rep.Start).Seconds(), OK: !rep.Damaged() && !rep.Interrupted,
 		Interrupted: rep.Interrupted, Problems: len(rep.Problems),
@@ -65,49 +76,97 @@ func historyEntry(rep *Report) HistoryEntry {
 	for _, d := range rep.Drills {
 		e.Drills = append(e.Drills, DrillSummary{Snapshot: d.Snapshot, Files: d.Files, Verified: d.Verified, Failed: len(d.Failures), TimedOut: d.TimedOut})
 	}
+	slices.SortFunc(verified, func(a, b repo.ID) int { return slices.Compare(a[:], b[:]) })
+	for _, id := range verified {
+		e.Verified = append(e.Verified, id[:verifiedPrefix]...)
+	}
 	return e
 }
 
-// addHistory stores an entry and drops the oldest beyond MaxHistory.
-func addHistory(m MetaStore, e HistoryEntry) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
+// outcome is the record outcome of a report.
+func outcome(rep *Report, err error) string {
+	switch {
+	case rep.Damaged():
+		return repo.OutcomeDamaged
+	case rep.Interrupted && errors.Is(err, context.Canceled):
+		return repo.OutcomeInterrupted
+	case err != nil || rep.Interrupted:
+		return repo.OutcomeFailed
 	}
-	key := binary.BigEndian.AppendUint64(nil, uint64(e.Time.UnixNano()))
-	if err := m.PutMeta(bucketHistory, key, b); err != nil {
-		return err
-	}
-	var keys [][]byte
-	if err := m.ForEachMeta(bucketHistory, func(k, _ []byte) error {
-		keys = append(keys, k)
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, k := range keys[:max(0, len(keys)-MaxHistory)] {
-		if err := m.DeleteMeta(bucketHistory, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return repo.OutcomeSuccess
 }
 
-// History returns the kept results, oldest first.
-func History(m MetaStore) ([]HistoryEntry, error) {
+// HistoryRepo is what reading the history needs.
+type HistoryRepo interface {
+	Records(ctx context.Context, onError func(repo.ID, error) error) ([]*repo.Record, error)
+}
+
+// History returns the checks kept in the repository's history, oldest
+// first. Records that cannot be read are skipped.
+func History(ctx context.Context, r HistoryRepo) ([]HistoryEntry, error) {
+	recs, err := r.Records(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read the history: %w", err)
+	}
 	var out []HistoryEntry
-	err := m.ForEachMeta(bucketHistory, func(_, v []byte) error {
-		var e HistoryEntry
-		if json.Unmarshal(v, &e) == nil {
+	for _, rec := range recs {
+		if e, ok := EntryOf(rec); ok {
 			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// EntryOf returns the check summary a record holds, if it is a check's.
+func EntryOf(rec *repo.Record) (HistoryEntry, bool) {
+	var e HistoryEntry
+	if rec.Kind != repo.RecordCheck || json.Unmarshal(rec.Details, &e) != nil {
+		return e, false
+	}
+	e.Host, e.Job = rec.Host, rec.Job
+	return e, true
+}
+
+// rebuildVerified fills an empty verification-time store from the
+// history's verified packs, so that a new cache (another host, a lost
+// cache folder) does not read back again the packs read recently. It
+// reports how many packs it dated.
+func rebuildVerified(ctx context.Context, r StatusRepo) (int, error) {
+	empty := true
+	if err := r.ForEachMeta(bucketVerified, func(_, _ []byte) error { empty = false; return errStopIteration }); err != nil && !errors.Is(err, errStopIteration) {
+		return 0, err
+	}
+	if !empty {
+		return 0, nil
+	}
+	hist, err := History(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	when := map[[verifiedPrefix]byte]time.Time{} // the newest run that read each prefix
+	for _, e := range hist {
+		for b := e.Verified; len(b) >= verifiedPrefix; b = b[verifiedPrefix:] {
+			when[[verifiedPrefix]byte(b)] = e.Time
+		}
+	}
+	if len(when) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err = r.ForEachIndexedPack(ctx, func(p repo.IndexedPack) error {
+		if t, ok := when[[verifiedPrefix]byte(p.ID[:verifiedPrefix])]; ok {
+			n++
+			return putVerified(r, p.ID, t)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read check history: %w", err)
+		return n, err
 	}
-	return out, nil
+	return n, r.FlushMeta()
 }
+
+var errStopIteration = errors.New("stop")
 
 // loadVerified returns every pack's last verification time.
 func loadVerified(m MetaStore) (map[repo.ID]time.Time, error) {
@@ -140,11 +199,16 @@ type VerificationStatus struct {
 // StatusRepo is what Verification needs.
 type StatusRepo interface {
 	MetaStore
+	HistoryRepo
 	ForEachIndexedPack(ctx context.Context, fn func(repo.IndexedPack) error) error
 }
 
-// Verification summarises the verification times of the index's packs.
+// Verification summarises the verification times of the index's packs
+// (rebuilt from the history first when the cache has none).
 func Verification(ctx context.Context, r StatusRepo) (VerificationStatus, error) {
+	if _, err := rebuildVerified(ctx, r); err != nil {
+		return VerificationStatus{}, err
+	}
 	verified, err := loadVerified(r)
 	if err != nil {
 		return VerificationStatus{}, err
@@ -205,10 +269,34 @@ func (c *checker) record() error {
 	if err := c.forgetGonePacks(); err != nil {
 		return err
 	}
-	if err := addHistory(c.r, historyEntry(c.rep)); err != nil {
+	return c.r.FlushMeta()
+}
+
+// recordTimeout bounds saving the history record, which is written even
+// when the check was interrupted.
+const recordTimeout = time.Minute
+
+// saveRecord keeps the check's summary in the repository's history.
+func (c *checker) saveRecord(ctx context.Context, runErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	c.mu.Lock()
+	entry := historyEntry(c.rep, c.verifiedNow)
+	c.mu.Unlock()
+	details, err := json.Marshal(entry)
+	if err != nil {
 		return err
 	}
-	return c.r.FlushMeta()
+	rec := &repo.Record{Kind: repo.RecordCheck, Job: c.opts.Job, Host: c.opts.Host, Start: c.rep.Start, End: c.rep.End,
+		Outcome: outcome(c.rep, runErr), Details: details}
+	if runErr != nil {
+		rec.Error = runErr.Error()
+	}
+	if _, err := c.r.SaveRecord(ctx, rec); err != nil {
+		return fmt.Errorf("keep the check's result in the repository's history: %w", err)
+	}
+	c.rep.Record = rec.ID()
+	return nil
 }
 
 // forgetGonePacks drops the verification times and damage records of

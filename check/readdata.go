@@ -28,6 +28,11 @@ var runKey = []byte("read-data")
 // header compared with the index. Sound packs get a new verification time.
 func (c *checker) readData(ctx context.Context) error {
 	sub := c.opts.ReadData
+	if n, err := rebuildVerified(ctx, c.r); err != nil {
+		return err
+	} else if n > 0 {
+		c.logf("dated %d pack(s) from the history's read-data passes (a new cache)", n)
+	}
 	verified, err := loadVerified(c.r)
 	if err != nil {
 		return err
@@ -150,6 +155,9 @@ func (c *checker) readPack(ctx context.Context, p candidate) (*repo.PackVerifica
 		if err := putVerified(c.r, p.id, c.now()); err != nil {
 			return v, err
 		}
+		c.mu.Lock()
+		c.verifiedNow = append(c.verifiedNow, p.id)
+		c.mu.Unlock()
 		return v, c.r.DeleteMeta(bucketDamaged, p.id[:])
 	}
 	c.packFailed(v, info.Blobs)

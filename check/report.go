@@ -23,6 +23,10 @@ type Report struct {
 	Garbage      GarbageStats   `json:"garbage"`
 	Problems     []*Problem     `json:"problems"`
 	Notes        []string       `json:"notes,omitempty"`
+	// Record is the history record that keeps this check's summary, and
+	// RecordError why it could not be saved.
+	Record      repo.ID `json:"record,omitzero"`
+	RecordError string  `json:"record_error,omitempty"`
 }
 
 // Damaged reports whether the check found anything wrong.

@@ -141,15 +141,36 @@ func TestInterruptedReadDataResumes(t *testing.T) {
 	}
 }
 
-func TestHistoryKeepsTheLast100(t *testing.T) {
+func TestHistoryIsInTheRepository(t *testing.T) {
 	f := newFixture(t)
+	f.standard()
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for range check.MaxHistory + 5 {
-		clock = clock.Add(time.Minute)
-		f.run(check.Options{Now: func() time.Time { return clock }})
+	at := func() time.Time { return clock }
+	f.run(check.Options{Now: at, Job: "etc", Host: "web1"})
+	clock = clock.Add(time.Hour)
+	sub, _ := check.ParseSubset("50%")
+	rep := f.run(check.Options{Now: at, ReadData: sub})
+	if rep.Record == (repo.ID{}) || rep.ReadData == nil || rep.ReadData.Packs == 0 {
+		t.Fatalf("report %+v", rep)
 	}
-	hist, err := check.History(f.r)
-	if err != nil || len(hist) != check.MaxHistory || !hist[len(hist)-1].Time.Equal(clock) {
-		t.Errorf("%d entries (last %v), %v", len(hist), hist[len(hist)-1].Time, err)
+	read := rep.ReadData.Packs
+
+	// Another cache, as on another host: the history is there, and the
+	// verification times are rebuilt from it.
+	f.reopen(true)
+	hist, err := check.History(context.Background(), f.r)
+	if err != nil || len(hist) != 2 || hist[0].Job != "etc" || hist[0].Host != "web1" || hist[1].ReadData != "50%" || !hist[1].OK {
+		t.Fatalf("history from a new cache: %+v, %v", hist, err)
+	}
+	vs, err := check.Verification(context.Background(), f.r)
+	if err != nil || vs.Packs-vs.Never != read || !vs.Oldest.Equal(clock) {
+		t.Errorf("verification from a new cache: %+v (want %d packs dated %v), %v", vs, read, clock, err)
+	}
+	// The next 50% reads the other packs first.
+	clock = clock.Add(time.Hour)
+	rep = f.run(check.Options{Now: at, ReadData: sub})
+	vs, _ = check.Verification(context.Background(), f.r)
+	if vs.Never != 0 {
+		t.Errorf("after a second 50%% pass from the new cache, %d pack(s) never verified (read %d)", vs.Never, rep.ReadData.Packs)
 	}
 }

@@ -32,3 +32,6 @@ func DefaultCacheDirFor(env map[string]string, euid int, home string) (string, e
 		return home, nil
 	})
 }
+
+// DecodeRecord decodes a history record's plaintext.
+var DecodeRecord = decodeRecord

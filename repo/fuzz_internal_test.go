@@ -779,3 +779,30 @@ func TestBlobCodecConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// FuzzDecodeRecord: a history record is storage's bytes; whatever decodes
+// is a well-formed record that encodes and decodes to itself.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add([]byte(`{"version":1,"kind":"job","job":"etc","host":"h","start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:01:00Z","outcome":"success","details":{"a":1}}`))
+	f.Add([]byte(`{"version":1,"kind":"check","outcome":"damaged","start":"2026-01-01T00:00:00Z","error":"x","snapshot":"` + strings.Repeat("ab", 32) + `"}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rec, err := decodeRecord(b)
+		if err != nil {
+			if !isRepoError(err, ErrMalformed) {
+				t.Fatalf("error wraps no sentinel: %v", err)
+			}
+			return
+		}
+		if rec.Version != recordVersion || rec.Kind == "" || rec.Outcome == "" || rec.Start.IsZero() {
+			t.Fatalf("accepted %+v", rec)
+		}
+		again, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decodeRecord(again); err != nil {
+			t.Fatalf("re-decode of %s: %v", again, err)
+		}
+	})
+}

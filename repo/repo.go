@@ -73,6 +73,7 @@ type Repository struct {
 	privateCache string // a per-process cache file, removed on Close
 	snapCache    *objCache
 	treeCache    *objCache
+	recordCache  *objCache
 
 	mu          sync.Mutex           // guards pending, pendingHigh and unindexed
 	pending     map[blobKey]struct{} // saved in this session, not yet in the cache
@@ -183,6 +184,7 @@ func (r *Repository) start(ctx context.Context) error {
 		return err
 	}
 	r.snapCache, r.treeCache = newObjCache(r, "snapshots"), newObjCache(r, "trees")
+	r.recordCache = newObjCache(r, "history")
 	if err := r.SyncIndex(ctx); err != nil {
 		r.cache.Close()
 		return err
@@ -297,6 +299,7 @@ func (r *Repository) Close() error {
 	if r.cache != nil {
 		r.treeCache.flush()
 		r.snapCache.flush()
+		r.recordCache.flush()
 		errs = append(errs, r.cache.Close())
 		if r.privateCache != "" {
 			os.Remove(r.privateCache)

@@ -31,10 +31,10 @@ import (
 const DefaultParallel = 4
 
 // copyOrder is the order object kinds are copied in.
-var copyOrder = []backend.FileType{backend.PackFile, backend.IndexFile, backend.KeyFile, backend.SnapshotFile, backend.ConfigFile}
+var copyOrder = []backend.FileType{backend.PackFile, backend.IndexFile, backend.KeyFile, backend.SnapshotFile, backend.HistoryFile, backend.ConfigFile}
 
 // deleteOrder is the order extra objects are removed in.
-var deleteOrder = []backend.FileType{backend.SnapshotFile, backend.IndexFile, backend.PackFile, backend.KeyFile}
+var deleteOrder = []backend.FileType{backend.SnapshotFile, backend.HistoryFile, backend.IndexFile, backend.PackFile, backend.KeyFile}
 
 // Options tune a Sync.
 type Options struct {

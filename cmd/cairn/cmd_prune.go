@@ -211,6 +211,9 @@ func (g *globalOptions) reportPrune(r *repo.Repository, p *prune.Plan, res prune
 			res.RepackedPacks, res.CopiedBlobs, formatBytes(uint64(res.CopiedBytes)), res.CondemnedPacks, res.RevivedPacks,
 			res.DeletedPacks, formatBytes(uint64(res.DeletedBytes)), res.SegmentsWritten, res.SegmentsRemoved, formatDuration(took))
 	}
+	if !dry && res.HistoryRemoved > 0 {
+		g.printf("history:  %d old record(s) removed (the newest %d of each job, kind and host are kept)\n", res.HistoryRemoved, repo.MaxRecords)
+	}
 	if !p.Changes() {
 		g.printf("nothing to do\n")
 	}

@@ -28,8 +28,9 @@ type statusReport struct {
 	LastReadData *check.HistoryEntry      `json:"last_read_data,omitempty"`
 	LastDrill    *check.HistoryEntry      `json:"last_drill,omitempty"`
 	Recent       []check.HistoryEntry     `json:"recent_checks"` // newest first
-	// HistoryUnavailable says why past results could not be read.
-	HistoryUnavailable string `json:"history_unavailable,omitempty"`
+	// VerificationUnavailable says why the verification times could not
+	// be read.
+	VerificationUnavailable string `json:"verification_unavailable,omitempty"`
 }
 
 // statusRepository identifies the repository.
@@ -46,7 +47,7 @@ func newStatusCommand(g *globalOptions) *cli.Command {
 		Name:  "status",
 		Usage: "show the repository, its locations and the last checks and drills",
 		Description: `Shows the repository's location and id, the last check, read-data pass and
-restore drill (kept by this machine's cache, the last 100 runs), and how
+restore drill (kept in the repository's history, seen from any host), and how
 long ago the least recently verified pack was read back (and how many were
 never). With --json, one object.`,
 		Action: func(c *cli.Context) error {
@@ -84,15 +85,13 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 
 // addChecks fills in the check history and the verification times.
 func (st *statusReport) addChecks(ctx context.Context, r *repo.Repository) error {
-	if !r.SharedCache() {
-		st.HistoryUnavailable = "another cairn process is using the index cache; run status again when it is done"
-		return nil
-	}
 	var err error
-	if st.Verification, err = check.Verification(ctx, r); err != nil {
+	if !r.SharedCache() {
+		st.VerificationUnavailable = "another cairn process is using the index cache; run status again when it is done"
+	} else if st.Verification, err = check.Verification(ctx, r); err != nil {
 		return err
 	}
-	hist, err := check.History(r)
+	hist, err := check.History(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -118,10 +117,6 @@ func (st *statusReport) addChecks(ctx context.Context, r *repo.Repository) error
 func (g *globalOptions) printStatus(st *statusReport) {
 	g.printf("repository %s at %s: %d pack(s), %d blob(s)\n", st.Repository.ID.Short(), st.Repository.Location, st.Repository.Packs, st.Repository.Blobs)
 	g.printLocations(st.Locations)
-	if st.HistoryUnavailable != "" {
-		g.printf("checks: unknown (%s)\n", st.HistoryUnavailable)
-		return
-	}
 	g.printf("last check:      %s\n", describeRun(st.LastCheck, checkOutcome))
 	g.printf("last read-data:  %s\n", describeRun(st.LastReadData, func(e *check.HistoryEntry) string {
 		return fmt.Sprintf("%s of the packs: %d read, %s; %s", e.ReadData, e.PacksRead, formatBytes(uint64(e.BytesRead)), checkOutcome(e))
@@ -129,6 +124,8 @@ func (g *globalOptions) printStatus(st *statusReport) {
 	g.printf("last drill:      %s\n", describeRun(st.LastDrill, drillOutcome))
 	v := st.Verification
 	switch {
+	case st.VerificationUnavailable != "":
+		g.printf("verification:    unknown (%s)\n", st.VerificationUnavailable)
 	case v.Packs == 0:
 		g.printf("verification:    the repository has no packs\n")
 	case v.Oldest.IsZero():

@@ -25,6 +25,9 @@ type Result struct {
 	DeletedBytes    int64 `json:"deleted_bytes"`
 	SegmentsWritten int   `json:"segments_written"`
 	SegmentsRemoved int   `json:"segments_removed"`
+	// HistoryRemoved counts history records beyond repo.MaxRecords of
+	// their kind, job and host (or damaged) that were removed.
+	HistoryRemoved int `json:"history_removed"`
 }
 
 // Segment sizes of the compacted index: bounded, so that no client holds
@@ -50,6 +53,11 @@ const (
 //  5. the local index is brought up to date.
 func Execute(ctx context.Context, r Repo, p *Plan, opts Options) (Result, error) {
 	var res Result
+	trim, err := r.TrimHistory(ctx, opts.KeepRecords)
+	if err != nil {
+		return res, err
+	}
+	res.HistoryRemoved = trim.Removed
 	if !p.Changes() {
 		return res, nil
 	}

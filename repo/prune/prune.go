@@ -59,6 +59,9 @@ const maxCondemnWrite = 10 * time.Minute
 
 // Options tune a prune.
 type Options struct {
+	// KeepRecords is how many history records of each kind, job and host
+	// are kept (0: repo.MaxRecords).
+	KeepRecords int
 	// MaxUnused is the share of a pack's bytes that may be unused (blobs
 	// no snapshot uses, or second copies) before the pack is repacked.
 	MaxUnused float64
@@ -132,6 +135,7 @@ type Repo interface {
 	SaveIndexSegment(ctx context.Context, seg *repo.IndexSegment) (repo.ID, error)
 	RemoveIndexSegment(ctx context.Context, id repo.ID) error
 	RemovePack(ctx context.Context, id repo.ID) error
+	TrimHistory(ctx context.Context, keep int) (repo.HistoryTrim, error)
 }
 
 var _ Repo = (*repo.Repository)(nil)

@@ -510,3 +510,27 @@ func TestSnapshotForgottenWhilePruning(t *testing.T) {
 	e.check(nil)
 	restore(t, e.open(nil), keep, files)
 }
+
+// Prune keeps the history bounded: the newest records of each kind, job
+// and host stay, even when nothing else changes.
+func TestHistoryTrimmed(t *testing.T) {
+	e := newEnv(t)
+	r := e.open(nil)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		for _, host := range []string{"a", "b"} {
+			rec := &repo.Record{Kind: repo.RecordJob, Job: "etc", Host: host, Start: start.Add(time.Duration(i) * time.Hour), Outcome: repo.OutcomeSuccess}
+			if _, err := r.SaveRecord(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	plan, res := run(t, r, func(o *prune.Options) { o.KeepRecords = 2 })
+	if plan.Changes() || res.HistoryRemoved != 6 {
+		t.Errorf("plan %s, result %+v: want 6 records removed and nothing else", describe(plan), res)
+	}
+	recs, err := e.open(nil).Records(ctx, nil)
+	if err != nil || len(recs) != 4 || !recs[0].Start.Equal(start.Add(3*time.Hour)) {
+		t.Errorf("%d records left (first %v), %v", len(recs), recs[0].Start, err)
+	}
+}
