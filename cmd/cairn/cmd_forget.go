@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairnbackup/cairn/config"
 	"github.com/cairnbackup/cairn/policy"
-	"github.com/cairnbackup/cairn/repo"
+	"github.com/cairnbackup/cairn/retention"
 )
 
 // retentionFlags are forget's keep-* flags.
@@ -49,49 +47,13 @@ func (o *retentionFlags) flags() []cli.Flag {
 
 // rules turns the flags into policy rules.
 func (o *retentionFlags) rules() (policy.Rules, error) {
-	r := policy.Rules{Last: o.last, Hourly: o.hourly, Daily: o.daily, Weekly: o.weekly, Monthly: o.monthly, Yearly: o.yearly}
-	for _, d := range []struct {
-		flag, v string
-		dst     *policy.Duration
-	}{{"keep-within", o.within, &r.Within}, {"keep-within-hourly", o.withinHourly, &r.WithinHourly},
-		{"keep-within-daily", o.withinDaily, &r.WithinDaily}, {"keep-within-weekly", o.withinWeekly, &r.WithinWeekly},
-		{"keep-within-monthly", o.withinMonthly, &r.WithinMonthly}, {"keep-within-yearly", o.withinYearly, &r.WithinYearly}} {
-		if d.v == "" {
-			continue
-		}
-		v, err := policy.ParseDuration(d.v)
-		if err != nil {
-			return r, fmt.Errorf("--%s: %w", d.flag, err)
-		}
-		*d.dst = v
-	}
-	for _, t := range o.tags {
-		r.Tags = append(r.Tags, policy.ParseTagList(t))
-	}
-	return r, r.Validate()
-}
-
-// jobRules turns a job's retention block into policy rules and a grouping.
-func jobRules(j *config.Job) (policy.Rules, policy.GroupBy, error) {
-	rt := j.Retention
-	if rt == nil {
-		return policy.Rules{}, policy.GroupBy{}, fmt.Errorf("job %q has no retention block in the configuration", j.Name)
-	}
-	o := retentionFlags{last: rt.KeepLast, hourly: rt.KeepHourly, daily: rt.KeepDaily, weekly: rt.KeepWeekly,
-		monthly: rt.KeepMonthly, yearly: rt.KeepYearly, within: rt.KeepWithin, withinHourly: rt.KeepWithinHourly,
-		withinDaily: rt.KeepWithinDaily, withinWeekly: rt.KeepWithinWeekly, withinMonthly: rt.KeepWithinMonthly,
-		withinYearly: rt.KeepWithinYearly, tags: rt.KeepTags}
-	rules, err := o.rules()
+	r, err := retention.Spec{Last: o.last, Hourly: o.hourly, Daily: o.daily, Weekly: o.weekly, Monthly: o.monthly, Yearly: o.yearly,
+		Within: o.within, WithinHourly: o.withinHourly, WithinDaily: o.withinDaily, WithinWeekly: o.withinWeekly,
+		WithinMonthly: o.withinMonthly, WithinYearly: o.withinYearly, Tags: o.tags}.Rules()
 	if err != nil {
-		return rules, policy.GroupBy{}, fmt.Errorf("job %q: retention: %w", j.Name, err)
+		return r, fmt.Errorf("--%w", err)
 	}
-	by := policy.DefaultGroupBy()
-	if rt.GroupBy != nil {
-		if by, err = policy.ParseGroupBy(*rt.GroupBy); err != nil {
-			return rules, by, fmt.Errorf("job %q: retention: %w", j.Name, err)
-		}
-	}
-	return rules, by, nil
+	return r, nil
 }
 
 type forgetOptions struct {
@@ -149,23 +111,12 @@ storage by itself: prune does, and --prune runs it afterwards.`,
 	}
 }
 
-// forgetGroup is one group's decision (also the JSON output).
-type forgetGroup struct {
-	Key    policy.GroupKey  `json:"group"`
-	Keep   []keptSnapshot   `json:"keep"`
-	Remove []*repo.Snapshot `json:"remove"`
-}
-
-type keptSnapshot struct {
-	Snapshot *repo.Snapshot `json:"snapshot"`
-	Reasons  []string       `json:"reasons"`
-}
-
 func runForget(ctx context.Context, g *globalOptions, o *forgetOptions, names []string) error {
-	rules, by, err := o.policy(g)
+	pol, err := o.policy(g)
 	if err != nil {
 		return err
 	}
+	rules := pol.Rules
 	if len(names) > 0 && !rules.Empty() {
 		return errors.New("give snapshots to remove or keep-* rules, not both")
 	}
@@ -181,17 +132,20 @@ func runForget(ctx context.Context, g *globalOptions, o *forgetOptions, names []
 		return err
 	}
 	defer r.Close()
-	var groups []forgetGroup
-	if len(names) > 0 {
-		sel, err := g.selectSnapshots(ctx, r, names, &o.filter)
-		if err != nil {
-			return err
-		}
-		groups = []forgetGroup{{Remove: sel}}
-	} else if groups, err = o.decide(ctx, g, r, rules, by); err != nil {
+	var groups []retention.Group
+	sel, err := g.selectSnapshots(ctx, r, names, &o.filter)
+	if err != nil {
 		return err
 	}
-	removed, err := removeSnapshots(ctx, r, groups, o.dryRun)
+	if len(names) > 0 {
+		groups = []retention.Group{{Remove: sel}}
+	} else if groups, err = retention.Decide(sel, pol, r.Now()); err != nil {
+		return err
+	}
+	removed := 0
+	if !o.dryRun {
+		removed, err = retention.Remove(ctx, r, groups)
+	}
 	g.reportForget(groups, rules, o.dryRun, removed)
 	if err != nil {
 		return err
@@ -208,103 +162,35 @@ func jobPrunes(c *config.Config, name string) bool {
 }
 
 // policy returns the rules and grouping from the flags or the job.
-func (o *forgetOptions) policy(g *globalOptions) (policy.Rules, policy.GroupBy, error) {
+func (o *forgetOptions) policy(g *globalOptions) (retention.Policy, error) {
 	flagRules, err := o.keep.rules()
 	if err != nil {
-		return flagRules, policy.GroupBy{}, err
+		return retention.Policy{}, err
 	}
 	if o.job == "" {
 		by, err := policy.ParseGroupBy(o.groupBy)
 		if err != nil {
-			return flagRules, by, fmt.Errorf("--group-by: %w", err)
+			return retention.Policy{}, fmt.Errorf("--group-by: %w", err)
 		}
-		return flagRules, by, nil
+		return retention.Policy{Rules: flagRules, GroupBy: by, AllowEmpty: o.allowEmpty}, nil
 	}
 	if g.config == nil {
-		return flagRules, policy.GroupBy{}, errors.New("--job needs a configuration file (--config or CAIRN_CONFIG)")
+		return retention.Policy{}, errors.New("--job needs a configuration file (--config or CAIRN_CONFIG)")
 	}
 	if !flagRules.Empty() {
-		return flagRules, policy.GroupBy{}, fmt.Errorf("--job %s takes its rules from the configuration: give no keep-* flags", o.job)
+		return retention.Policy{}, fmt.Errorf("--job %s takes its rules from the configuration: give no keep-* flags", o.job)
 	}
 	j, err := g.config.Job(o.job)
 	if err != nil {
-		return flagRules, policy.GroupBy{}, err
+		return retention.Policy{}, err
 	}
-	return jobRules(j)
-}
-
-// decide applies the rules to each group of the selected snapshots.
-func (o *forgetOptions) decide(ctx context.Context, g *globalOptions, r *repo.Repository, rules policy.Rules, by policy.GroupBy) ([]forgetGroup, error) {
-	snaps, err := g.selectSnapshots(ctx, r, nil, &o.filter)
-	if err != nil {
-		return nil, err
-	}
-	if o.job != "" {
-		snaps = slices.DeleteFunc(snaps, func(s *repo.Snapshot) bool { return s.Job != o.job })
-	}
-	byID := map[string]*repo.Snapshot{}
-	facts := make([]policy.Snapshot, 0, len(snaps))
-	for _, s := range snaps {
-		byID[s.ID().String()] = s
-		facts = append(facts, policy.Snapshot{ID: s.ID().String(), Time: recordedTime(s.Time), Host: s.Hostname, Paths: s.Paths, Tags: s.Tags})
-	}
-	var out []forgetGroup
-	for _, grp := range policy.GroupSnapshots(facts, by) {
-		keep, remove := policy.Apply(grp.Snapshots, rules, r.Now())
-		fg := forgetGroup{Key: grp.Key}
-		for _, k := range keep {
-			ks := keptSnapshot{Snapshot: byID[k.Snapshot.ID]}
-			for _, reason := range k.Reasons {
-				ks.Reasons = append(ks.Reasons, reason.String())
-			}
-			fg.Keep = append(fg.Keep, ks)
-		}
-		for _, s := range remove {
-			fg.Remove = append(fg.Remove, byID[s.ID])
-		}
-		if len(fg.Keep) == 0 && len(fg.Remove) > 0 && !o.allowEmpty {
-			return nil, fmt.Errorf("the policy (%s) would remove all %d snapshot(s) of %s; nothing was removed: check the rules, or give --allow-empty", rules, len(fg.Remove), groupName(grp.Key))
-		}
-		out = append(out, fg)
-	}
-	return out, nil
-}
-
-// recordedTime returns a snapshot's time as restic reads one back: in the
-// local zone when its recorded offset is the local one at that instant
-// (so buckets follow the local calendar, daylight saving included), else
-// in the offset it was recorded with.
-func recordedTime(t time.Time) time.Time {
-	_, off := t.Zone()
-	local := t.In(time.Local)
-	if _, loff := local.Zone(); loff == off {
-		return local
-	}
-	return t
-}
-
-func groupName(k policy.GroupKey) string { return k.String() }
-
-// removeSnapshots removes every snapshot the groups name (unless dry) and
-// returns how many it removed.
-func removeSnapshots(ctx context.Context, r *repo.Repository, groups []forgetGroup, dry bool) (int, error) {
-	if dry {
-		return 0, nil
-	}
-	n := 0
-	for _, grp := range groups {
-		for _, s := range grp.Remove {
-			if err := r.RemoveSnapshot(ctx, s.ID()); err != nil {
-				return n, fmt.Errorf("%w; %d snapshot(s) were removed before it, the rest are kept: run forget again", err, n)
-			}
-			n++
-		}
-	}
-	return n, nil
+	p, err := retention.FromJob(j)
+	p.AllowEmpty = o.allowEmpty
+	return p, err
 }
 
 // reportForget prints each group's decision.
-func (g *globalOptions) reportForget(groups []forgetGroup, rules policy.Rules, dry bool, removed int) {
+func (g *globalOptions) reportForget(groups []retention.Group, rules policy.Rules, dry bool, removed int) {
 	if g.json {
 		g.printJSON(map[string]any{"message_type": "summary", "groups": groups, "dry_run": dry, "removed": removed, "policy": rules.String()})
 		return
@@ -317,13 +203,13 @@ func (g *globalOptions) reportForget(groups []forgetGroup, rules policy.Rules, d
 	for _, grp := range groups {
 		total += len(grp.Remove)
 		if len(grp.Keep) > 0 {
-			fmt.Fprintf(w, "%s: keep %d snapshot(s):\n", groupName(grp.Key), len(grp.Keep))
+			fmt.Fprintf(w, "%s: keep %d snapshot(s):\n", grp.Key.String(), len(grp.Keep))
 			for _, k := range grp.Keep {
 				fmt.Fprintf(w, "  %s\t%s\t%s\n", k.Snapshot.ID().Short(), k.Snapshot.Time.Local().Format(timeLayout), strings.Join(k.Reasons, ", "))
 			}
 		}
 		if len(grp.Remove) > 0 {
-			fmt.Fprintf(w, "%s: remove %d snapshot(s):\n", groupName(grp.Key), len(grp.Remove))
+			fmt.Fprintf(w, "%s: remove %d snapshot(s):\n", grp.Key.String(), len(grp.Remove))
 			for _, s := range grp.Remove {
 				fmt.Fprintf(w, "  %s\t%s\n", s.ID().Short(), s.Time.Local().Format(timeLayout))
 			}
