@@ -76,7 +76,13 @@ type Options struct {
 	OnLag  func(multi.Lag)
 	// Stderr receives a password command's standard error (nil: discarded).
 	Stderr io.Writer
+	// UploadRate caps the bytes written to each location per second (0:
+	// no cap).
+	UploadRate int64
 }
+
+// RequestStats are the request and byte counts of Requests.
+type RequestStats = counted.Stats
 
 // Opener opens one repository (and, for sync and copy, other locations)
 // with the options it was made with. It remembers what it opened: the

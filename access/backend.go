@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/counted"
+	"github.com/cairnbackup/cairn/backend/limit"
 	"github.com/cairnbackup/cairn/backend/local"
 	"github.com/cairnbackup/cairn/backend/multi"
 	"github.com/cairnbackup/cairn/backend/retry"
@@ -60,6 +61,9 @@ func (o *Opener) openCounted(ctx context.Context, l Location, create, createBuck
 	be, err := o.openStore(ctx, l, create, createBucket, ro)
 	if err != nil {
 		return nil, err
+	}
+	if o.opts.UploadRate > 0 {
+		be = limit.New(be, o.opts.UploadRate)
 	}
 	c := counted.New(be)
 	o.mu.Lock()

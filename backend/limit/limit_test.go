@@ -1,0 +1,76 @@
+package limit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/backendtest"
+	"github.com/cairnbackup/cairn/backend/limit"
+	"github.com/cairnbackup/cairn/backend/local"
+	"github.com/cairnbackup/cairn/backend/mem"
+)
+
+func TestConformance(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backend.Backend { return limit.New(mem.New(), 1<<30) })
+}
+
+func TestConformanceLocal(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		be, err := local.Create(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return limit.New(be, 1<<30)
+	})
+}
+
+// The rate is a floor on the time a write takes: a token bucket never lets
+// more than the burst through ahead of the rate. (Only the lower bound is
+// checked: a loaded machine is slower, never faster.)
+func TestSaveAndStageAreLimited(t *testing.T) {
+	ctx := context.Background()
+	const rate = 4 << 20
+	data := bytes.Repeat([]byte("x"), 2<<20)
+	be, err := local.Create(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := limit.New(be, rate)
+	start := time.Now()
+	if err := lb.Save(ctx, backend.Handle{Type: backend.SnapshotFile, Name: strings.Repeat("a", 64)}, backend.NewByteReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	floor := time.Duration(float64(len(data)-256<<10) / rate * float64(time.Second))
+	if el := time.Since(start); el < floor {
+		t.Errorf("2 MiB saved in %v at 4 MiB/s; the bucket allows no less than %v", el, floor)
+	}
+	start = time.Now()
+	st, err := lb.Stage(ctx, backend.PackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Commit(ctx, strings.Repeat("b", 64)); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < floor {
+		t.Errorf("2 MiB staged in %v at 4 MiB/s; the bucket allows no less than %v", el, floor)
+	}
+}
+
+func TestCancelStopsWaiting(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	lb := limit.New(mem.New(), 64<<10)
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	err := lb.Save(ctx, backend.Handle{Type: backend.SnapshotFile, Name: strings.Repeat("a", 64)}, backend.NewByteReader(make([]byte, 64<<20)))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Save of 64 MiB at 64 KiB/s, cancelled: %v", err)
+	}
+}
