@@ -61,6 +61,14 @@ type Options struct {
 	// Progress, when set, is updated as the snapshot runs.
 	Progress *Progress
 
+	// ReadThread, when set, is called on the OS thread of each goroutine
+	// that reads the sources (the walker and the file workers). The
+	// goroutine stays locked to that thread, which ends with it, so the
+	// function may set the thread's I/O priority or niceness without
+	// touching the rest of the process. An error is a notice; the snapshot
+	// goes on.
+	ReadThread func() error
+
 	FileWorkers int   // files read at once; 0 means 2
 	BlobWorkers int   // chunks hashed, compressed and sealed at once; 0 means GOMAXPROCS
 	MemoryLimit int64 // chunk bytes in flight; 0 means 16 MiB (two chunks of the largest size)
@@ -125,6 +133,8 @@ type archiver struct {
 	sum    summary
 	failed atomic.Pointer[error]
 	cancel context.CancelFunc
+
+	readThreadErr sync.Once // the ReadThread notice is given once
 }
 
 // summary counts what the run did; copied into the snapshot.

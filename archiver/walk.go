@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -156,12 +157,20 @@ func (a *archiver) run(ctx context.Context) (repo.ID, error) {
 		blobWG.Go(func() { a.blobWorker(ctx) })
 	}
 	for range a.opts.FileWorkers {
-		fileWG.Go(func() { a.fileWorker(ctx) })
+		fileWG.Go(func() {
+			a.readThread()
+			a.fileWorker(ctx)
+		})
 	}
 	rootCh := make(chan repo.ID, 1)
 	root := a.newDir(repo.Node{}, nil, 0)
 	root.root = rootCh
-	a.walkVirtual(ctx, root, "/", buildVirtual(a.opts.Paths), a.loadParentRoot(ctx))
+	var walkWG sync.WaitGroup
+	walkWG.Go(func() {
+		a.readThread()
+		a.walkVirtual(ctx, root, "/", buildVirtual(a.opts.Paths), a.loadParentRoot(ctx))
+	})
+	walkWG.Wait()
 	close(a.files)
 	fileWG.Wait()
 	close(a.blobs)
@@ -177,6 +186,19 @@ func (a *archiver) run(ctx context.Context) (repo.ID, error) {
 		return repo.ID{}, errors.New("snapshot did not complete")
 	}
 	return id, nil
+}
+
+// readThread locks the calling goroutine (one that reads the sources) to
+// its OS thread for good, so that the thread ends with it, and lets
+// Options.ReadThread set that thread's priorities.
+func (a *archiver) readThread() {
+	if a.opts.ReadThread == nil {
+		return
+	}
+	runtime.LockOSThread()
+	if err := a.opts.ReadThread(); err != nil {
+		a.readThreadErr.Do(func() { a.notice("/", fmt.Sprintf("could not lower the priority of the reading threads: %v", err)) })
+	}
 }
 
 func (a *archiver) loadParentRoot(ctx context.Context) *repo.Tree {
