@@ -84,6 +84,9 @@ type Options struct {
 // RequestStats are the request and byte counts of Requests.
 type RequestStats = counted.Stats
 
+// JournalResult says what ApplyJournal did.
+type JournalResult = multi.JournalResult
+
 // Opener opens one repository (and, for sync and copy, other locations)
 // with the options it was made with. It remembers what it opened: the
 // request counters of every backend, and the multi-location backend.

@@ -290,3 +290,27 @@ func (o *Opener) EachLocation(ctx context.Context) ([]Opened, map[string]error, 
 
 // Locations returns the locations the Opener was given, in priority order.
 func (o *Opener) Locations() []Location { return slices.Clone(o.opts.Locations) }
+
+// OpenWithMirrors opens the repository on its first location alone (even
+// when index segments are damaged), and every other enabled location as a
+// mirror that check asks for good copies. Locations that cannot be
+// opened are left out, with their errors. With one location there are no
+// mirrors. The caller closes the mirrors' backends.
+func (o *Opener) OpenWithMirrors(ctx context.Context) (*repo.Repository, []Opened, map[string]error, error) {
+	if len(o.opts.Locations) <= 1 {
+		r, err := o.Open(ctx, OpenOptions{TolerantIndex: true})
+		return r, nil, nil, err
+	}
+	opened, failed, err := o.EachLocation(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := o.OpenOn(ctx, opened[0].Backend, func() (repo.Credentials, error) { return o.Credentials(false) }, OpenOptions{TolerantIndex: true})
+	if err != nil {
+		for _, m := range opened[1:] {
+			m.Backend.Close()
+		}
+		return nil, nil, nil, err
+	}
+	return r, opened[1:], failed, nil
+}

@@ -83,6 +83,10 @@ func historyEntry(rep *Report, verified []repo.ID) HistoryEntry {
 	return e
 }
 
+// Summarize returns a report's summary as the history keeps it (without
+// the verified packs).
+func Summarize(rep *Report) HistoryEntry { return historyEntry(rep, nil) }
+
 // outcome is the record outcome of a report.
 func outcome(rep *Report, err error) string {
 	switch {

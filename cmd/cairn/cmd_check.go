@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cairnbackup/cairn/access"
 	"github.com/cairnbackup/cairn/backend/counted"
 	"github.com/cairnbackup/cairn/check"
+	"github.com/cairnbackup/cairn/job"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -171,11 +170,7 @@ func runCheck(ctx context.Context, g *globalOptions, o checkOptions) error {
 // openCheckedRepo opens the repository on its first location, even when
 // index segments are damaged, and the other locations as mirrors.
 func (g *globalOptions) openCheckedRepo(ctx context.Context) (*repo.Repository, []check.Mirror, error) {
-	if len(g.acc.Locations()) <= 1 {
-		r, err := g.openTolerantRepo(ctx)
-		return r, nil, err
-	}
-	opened, failed, err := g.acc.EachLocation(ctx)
+	r, opened, failed, err := g.acc.OpenWithMirrors(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -183,15 +178,8 @@ func (g *globalOptions) openCheckedRepo(ctx context.Context) (*repo.Repository, 
 		g.warnf("location %s cannot be opened, so it is not asked for good copies: %v", addr, err)
 	}
 	var mirrors []check.Mirror
-	for _, o := range opened[1:] {
+	for _, o := range opened {
 		mirrors = append(mirrors, check.Mirror{Name: o.Addr, Backend: o.Backend})
-	}
-	r, err := g.acc.OpenOn(ctx, opened[0].Backend, func() (repo.Credentials, error) { return g.acc.Credentials(false) }, access.OpenOptions{TolerantIndex: true})
-	if err != nil {
-		for _, m := range mirrors {
-			m.Backend.Close()
-		}
-		return nil, nil, err
 	}
 	return r, mirrors, nil
 }
@@ -202,14 +190,7 @@ func damageError(rep *check.Report) error {
 	if !rep.Damaged() {
 		return nil
 	}
-	var fixes []string
-	for _, p := range rep.Problems {
-		if !slices.Contains(fixes, p.Fix) {
-			fixes = append(fixes, p.Fix)
-		}
-	}
-	return &exitError{code: exitFailure, err: fmt.Errorf("the repository is damaged: %d problem(s), listed above; to do: %s",
-		len(rep.Problems), strings.Join(fixes, "; "))}
+	return &exitError{code: exitFailure, err: job.DamageError(rep)}
 }
 
 // writeJSONFile writes v as indented JSON to path, atomically: a

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -13,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairnbackup/cairn/archiver"
-	"github.com/cairnbackup/cairn/pattern"
+	"github.com/cairnbackup/cairn/job"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -59,72 +58,45 @@ repository is created on first use.`,
 		Action: func(c *cli.Context) error {
 			o.excludes, o.includes = c.StringSlice("exclude"), c.StringSlice("include")
 			o.excludeFiles, o.tags = c.StringSlice("exclude-file"), c.StringSlice("tag")
-			args, err := o.applyJob(g, c.Args().Slice())
+			spec, err := o.spec(g, c.Args().Slice())
 			if err != nil {
 				return err
 			}
-			return runSnapshot(c.Context, g, o, args)
+			return runSnapshot(c.Context, g, spec)
 		},
 	}
 }
 
-// applyJob merges the configuration's job named by --job into the options
-// and returns the paths to back up.
-func (o *snapshotOptions) applyJob(g *globalOptions, args []string) ([]string, error) {
+// spec turns the flags (and the job named by --job) into what to store.
+func (o *snapshotOptions) spec(g *globalOptions, args []string) (job.Spec, error) {
+	s := job.Spec{Paths: args, Excludes: o.excludes, Includes: o.includes, ExcludeFiles: o.excludeFiles,
+		ExcludeCaches: o.excludeCaches, OneFileSystem: o.oneFileSystem, Tags: o.tags, Host: o.host,
+		Parent: o.parent, Force: o.force}
+	if o.stdin {
+		s.Stdin, s.StdinName = g.stdin, o.stdinName
+	}
+	if o.time != "" {
+		t, err := parseSnapshotTime(o.time)
+		if err != nil {
+			return s, err
+		}
+		s.Time = t
+	}
 	if o.job == "" {
-		return args, nil
+		return s, nil
 	}
 	if g.config == nil {
-		return nil, errors.New("--job needs a configuration file (--config or CAIRN_CONFIG)")
-	}
-	if len(args) > 0 || o.stdin {
-		return nil, fmt.Errorf("give paths or --job %s, not both: the job names its sources", o.job)
+		return s, errors.New("--job needs a configuration file (--config or CAIRN_CONFIG)")
 	}
 	j, err := g.config.Job(o.job)
 	if err != nil {
-		return nil, err
+		return s, err
 	}
-	o.excludes = append(o.excludes, j.Exclude...)
-	o.includes = append(o.includes, j.Include...)
-	o.excludeCaches = o.excludeCaches || j.ExcludeCaches
-	o.oneFileSystem = o.oneFileSystem || j.OneFileSystem
-	o.tags = append(o.tags, j.Tags...)
-	return j.Sources, nil
+	return s, s.AddJob(j)
 }
 
-func (o snapshotOptions) filter() (pattern.Filter, error) {
-	var f pattern.Filter
-	var err error
-	if f.Exclude, err = pattern.ParseList(o.excludes); err != nil {
-		return f, err
-	}
-	if f.Include, err = pattern.ParseList(o.includes); err != nil {
-		return f, err
-	}
-	for _, name := range o.excludeFiles {
-		file, err := os.Open(name)
-		if err != nil {
-			return f, fmt.Errorf("exclude file: %w", err)
-		}
-		l, err := pattern.ReadList(file, name)
-		file.Close()
-		if err != nil {
-			return f, err
-		}
-		f.Exclude = append(f.Exclude, l...)
-	}
-	return f, nil
-}
-
-func runSnapshot(ctx context.Context, g *globalOptions, o snapshotOptions, args []string) error {
-	if o.stdin && len(args) > 0 {
-		return errors.New("--stdin takes no paths")
-	}
-	filter, err := o.filter()
-	if err != nil {
-		return err
-	}
-	paths, err := archiver.CleanPaths(args, o.stdin, o.stdinName)
+func runSnapshot(ctx context.Context, g *globalOptions, spec job.Spec) error {
+	opts, err := spec.Options()
 	if err != nil {
 		return err // before anything is written
 	}
@@ -140,36 +112,16 @@ func runSnapshot(ctx context.Context, g *globalOptions, o snapshotOptions, args 
 	defer lock.Release(context.WithoutCancel(ctx))
 	ctx = lock.Context()
 
-	host := o.host
-	if host == "" {
-		host, _ = os.Hostname()
-	}
-	opts := archiver.Options{
-		Paths: paths, Filter: filter, ExcludeCaches: o.excludeCaches, OneFileSystem: o.oneFileSystem,
-		Host: host, User: currentUser(), Job: o.job, Tags: o.tags, ProgramVersion: "cairn " + version,
-		Progress: &archiver.Progress{},
-	}
-	if o.stdin {
-		opts.Stdin, opts.StdinName = g.stdin, o.stdinName
-	}
-	if o.time != "" {
-		if opts.Time, err = parseSnapshotTime(o.time); err != nil {
-			return err
-		}
-	}
-	if opts.Parent, err = findParent(ctx, r, o, host, paths); err != nil {
+	opts.User, opts.ProgramVersion, opts.Progress = currentUser(), "cairn "+version, &archiver.Progress{}
+	if opts.Parent, err = spec.FindParent(ctx, r, opts); err != nil {
 		return err
 	}
 	var skipped atomic.Int64
 	opts.Warn = func(path string, err error) {
 		skipped.Add(1)
-		fmt.Fprintf(g.stderr, "cairn: warning: %s: %v (skipped)\n", path, unwrapPathError(err))
+		g.warnUnreadable(path, err)
 	}
-	opts.Notice = func(path, msg string) {
-		if !g.quiet {
-			fmt.Fprintf(g.stderr, "cairn: %s: %s\n", path, msg)
-		}
-	}
+	opts.Notice = g.noticePath
 	res, err := runWithProgress(ctx, g, r, opts)
 	if err != nil {
 		return err
@@ -180,6 +132,18 @@ func runSnapshot(ctx context.Context, g *globalOptions, o snapshotOptions, args 
 		return errPartial
 	}
 	return nil
+}
+
+// warnUnreadable names a source file or folder left out of a snapshot.
+func (g *globalOptions) warnUnreadable(path string, err error) {
+	fmt.Fprintf(g.stderr, "cairn: warning: %s: %v (skipped)\n", path, unwrapPathError(err))
+}
+
+// noticePath tells about a source file (one that changed while read).
+func (g *globalOptions) noticePath(path, msg string) {
+	if !g.quiet {
+		fmt.Fprintf(g.stderr, "cairn: %s: %s\n", path, msg)
+	}
 }
 
 // runWithProgress runs the archiver while a scanner totals the sources
@@ -209,27 +173,6 @@ func runWithProgress(ctx context.Context, g *globalOptions, r *repo.Repository, 
 	res, err := archiver.Snapshot(ctx, r, opts)
 	p.stop()
 	return res, err
-}
-
-// findParent picks the snapshot to compare with: --parent, or the latest
-// of the same host and paths.
-func findParent(ctx context.Context, r *repo.Repository, o snapshotOptions, host string, paths []string) (*repo.Snapshot, error) {
-	if o.force || o.stdin {
-		return nil, nil
-	}
-	snaps, err := r.Snapshots(ctx, func(id repo.ID, err error) error { return nil })
-	if err != nil {
-		return nil, err
-	}
-	if o.parent != "" {
-		return repo.FindSnapshot(snaps, o.parent)
-	}
-	for i := len(snaps) - 1; i >= 0; i-- {
-		if s := snaps[i]; s.Hostname == host && slices.Equal(s.Paths, paths) {
-			return s, nil
-		}
-	}
-	return nil, nil
 }
 
 func (g *globalOptions) reportSnapshot(res *archiver.Result) {
