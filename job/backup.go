@@ -32,10 +32,11 @@ func (rn *Runner) Backup(ctx context.Context, j *config.Job) *Result {
 	if r != nil {
 		defer r.Close()
 	}
-	if err == nil && res.Unreadable > 0 {
-		res.Outcome = repo.OutcomePartial
-	}
 	if err == nil {
+		res.Outcome = repo.OutcomeSuccess
+		if res.Unreadable > 0 {
+			res.Outcome = repo.OutcomePartial
+		}
 		if herr := rn.hook(ctx, j, HookAfter, res, nil); herr != nil {
 			res.Hook, err = HookAfter, herr
 		}
