@@ -207,7 +207,7 @@ const recordTimeout = time.Minute
 func (rn *Runner) saveRecord(ctx context.Context, r *repo.Repository, o *access.Opener, res *Result) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	details, err := json.Marshal(recordDetails{Summary: res.Summary, Unreadable: res.Unreadable, Forget: res.Forget, Prune: res.Prune, Hook: res.Hook})
+	details, err := json.Marshal(RecordDetails{Summary: res.Summary, Unreadable: res.Unreadable, Forget: res.Forget, Prune: res.Prune, Hook: res.Hook})
 	if err != nil {
 		return
 	}
@@ -226,11 +226,20 @@ func (rn *Runner) saveRecord(ctx context.Context, r *repo.Repository, o *access.
 	}
 }
 
-// recordDetails are a job run's details in its history record.
-type recordDetails struct {
+// RecordDetails are a job run's details in its history record.
+type RecordDetails struct {
 	Summary    *repo.Summary `json:"summary,omitempty"`
 	Unreadable int64         `json:"unreadable,omitempty"`
 	Forget     *ForgetResult `json:"forget,omitempty"`
 	Prune      *PruneResult  `json:"prune,omitempty"`
 	Hook       string        `json:"failed_hook,omitempty"`
+}
+
+// DetailsOf returns the details of a job run's history record.
+func DetailsOf(rec *repo.Record) (RecordDetails, bool) {
+	var d RecordDetails
+	if rec.Kind != repo.RecordJob || json.Unmarshal(rec.Details, &d) != nil {
+		return d, false
+	}
+	return d, true
 }
