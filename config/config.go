@@ -170,6 +170,19 @@ type Job struct {
 	Hooks *Hooks `yaml:"hooks,omitempty"`
 	// Limits bound the machine's resources the job takes.
 	Limits *Limits `yaml:"limits,omitempty"`
+	// Repository, when set, is where this job's snapshots go instead of
+	// the top-level repository (the daemon runs jobs of different
+	// repositories at once).
+	Repository *Repository `yaml:"repository,omitempty"`
+}
+
+// RepositoryOf returns the repository a job writes to: its own, or the
+// configuration's.
+func (c *Config) RepositoryOf(j *Job) Repository {
+	if j.Repository != nil {
+		return *j.Repository
+	}
+	return c.Repository
 }
 
 // Retention holds the forget rules of a job, as the forget flags name
@@ -250,15 +263,25 @@ func (c *Config) resolve(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
-	abs(&c.Repository.PasswordFile)
-	abs(&c.Repository.KeyFile)
+	c.Repository.resolve(abs)
+	for i := range c.Jobs {
+		if r := c.Jobs[i].Repository; r != nil {
+			r.resolve(abs)
+		}
+	}
 	if m := c.Monitoring; m != nil {
 		abs(&m.AuditLog)
 		abs(&m.MetricsFile)
 	}
-	for i := range c.Repository.Locations {
-		l := &c.Repository.Locations[i]
-		if !strings.HasPrefix(l.URL, "s3:") {
+}
+
+// resolve makes the repository's relative file names absolute with abs.
+func (r *Repository) resolve(abs func(*string)) {
+	abs(&r.PasswordFile)
+	abs(&r.KeyFile)
+	for i := range r.Locations {
+		l := &r.Locations[i]
+		if !strings.Contains(l.URL, ":") {
 			abs(&l.URL)
 		}
 		if l.S3 != nil {

@@ -132,6 +132,8 @@ func TestParseErrors(t *testing.T) {
 		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      nice: 20\n", `x.yaml:5: job "a": nice 20`},
 		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      cpus: -1\n", `x.yaml:5: job "a": cpus -1`},
 		{"daemon:\n  concurrency: -1\n", `x.yaml:2: concurrency -1`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    repository:\n      min_copies: 1\n", `x.yaml:5: job "a": its repository block names no location`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    repository:\n      locations:\n        - url: /r\n      min_copies: 2\n", `x.yaml:7: min_copies 2 is more than the 1 enabled location(s)`},
 		{"daemon:\n  retry:\n    base_delay: 1x\n", `x.yaml:3: base_delay "1x"`},
 		{"daemon:\n  metrics_addr: localhost\n", `x.yaml:2: metrics_addr "localhost"`},
 	} {
@@ -234,6 +236,24 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("not stable:\n%s\n---\n%s", out, out2)
 		}
 	})
+}
+
+func TestJobRepository(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cairn.yaml")
+	os.WriteFile(path, []byte("repository:\n  locations:\n    - url: main\njobs:\n  - name: a\n    sources: [/x]\n  - name: b\n    sources: [/y]\n    repository:\n      locations:\n        - url: other\n      key_file: b.key\n"), 0o600)
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := c.Job("a")
+	b, _ := c.Job("b")
+	if r := c.RepositoryOf(a); r.Locations[0].URL != filepath.Join(dir, "main") {
+		t.Errorf("job a's repository %+v", r)
+	}
+	if r := c.RepositoryOf(b); r.Locations[0].URL != filepath.Join(dir, "other") || r.KeyFile != filepath.Join(dir, "b.key") {
+		t.Errorf("job b's repository %+v", r)
+	}
 }
 
 func TestDefaultPath(t *testing.T) {

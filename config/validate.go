@@ -62,7 +62,7 @@ func parent(p string) string {
 var jobName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func (c *Config) validate() error {
-	if err := c.Repository.validate(); err != nil {
+	if err := c.Repository.validate("$.repository"); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
@@ -94,6 +94,14 @@ func (c *Config) validate() error {
 		}
 		if err := j.validateRun(at); err != nil {
 			return err
+		}
+		if j.Repository != nil {
+			if len(j.Repository.Locations) == 0 {
+				return invalid(at+".repository", "job %q: its repository block names no location", j.Name)
+			}
+			if err := j.Repository.validate(at + ".repository"); err != nil {
+				return err
+			}
 		}
 	}
 	if c.Daemon != nil {
@@ -161,11 +169,11 @@ func (r *Retention) validate(at, job string) error {
 	return nil
 }
 
-func (r *Repository) validate() error {
+func (r *Repository) validate(base string) error {
 	enabled := 0
 	urls := map[string]bool{}
 	for i, l := range r.Locations {
-		at := fmt.Sprintf("$.repository.locations[%d]", i)
+		at := fmt.Sprintf("%s.locations[%d]", base, i)
 		switch {
 		case strings.TrimSpace(l.URL) == "":
 			return invalid(at, "location has no url")
@@ -184,9 +192,9 @@ func (r *Repository) validate() error {
 		}
 	}
 	if len(r.Locations) > 0 && enabled == 0 {
-		return invalid("$.repository.locations", "every location is disabled")
+		return invalid(base+".locations", "every location is disabled")
 	}
-	if err := r.validateCopies(enabled); err != nil {
+	if err := r.validateCopies(base, enabled); err != nil {
 		return err
 	}
 	n := 0
@@ -196,25 +204,25 @@ func (r *Repository) validate() error {
 		}
 	}
 	if n > 1 {
-		return invalid("$.repository", "give only one of password_file, password_command and key_file")
+		return invalid(base, "give only one of password_file, password_command and key_file")
 	}
 	return nil
 }
 
-func (r *Repository) validateCopies(enabled int) error {
+func (r *Repository) validateCopies(base string, enabled int) error {
 	switch {
 	case r.MinCopies < 0:
-		return invalid("$.repository.min_copies", "min_copies %d: want at least 1", r.MinCopies)
+		return invalid(base+".min_copies", "min_copies %d: want at least 1", r.MinCopies)
 	case r.MaxCopies < 0:
-		return invalid("$.repository.max_copies", "max_copies %d: want at least 1", r.MaxCopies)
+		return invalid(base+".max_copies", "max_copies %d: want at least 1", r.MaxCopies)
 	case r.MaxCopies != 0 && r.MinCopies > r.MaxCopies:
-		return invalid("$.repository.min_copies", "min_copies %d is more than max_copies %d", r.MinCopies, r.MaxCopies)
+		return invalid(base+".min_copies", "min_copies %d is more than max_copies %d", r.MinCopies, r.MaxCopies)
 	case len(r.Locations) == 0:
 		return nil
 	case r.MinCopies > enabled:
-		return invalid("$.repository.min_copies", "min_copies %d is more than the %d enabled location(s)", r.MinCopies, enabled)
+		return invalid(base+".min_copies", "min_copies %d is more than the %d enabled location(s)", r.MinCopies, enabled)
 	case r.MaxCopies > enabled:
-		return invalid("$.repository.max_copies", "max_copies %d is more than the %d enabled location(s)", r.MaxCopies, enabled)
+		return invalid(base+".max_copies", "max_copies %d is more than the %d enabled location(s)", r.MaxCopies, enabled)
 	}
 	return nil
 }
