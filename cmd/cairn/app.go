@@ -63,6 +63,7 @@ func newApp(g *globalOptions) *cli.App {
 			newForgetCommand(g),
 			newPruneCommand(g),
 			newStatusCommand(g),
+			newRunCommand(g),
 		},
 	}
 	return app
@@ -82,6 +83,7 @@ type globalOptions struct {
 
 	minCopies, maxCopies int            // multi-location repositories
 	config               *config.Config // the --config file, if any
+	secretFlags          bool           // the secret came from flags, not the configuration
 	acc                  *access.Opener // opens the repository the flags name
 	lags                 lagCounter     // writes and removals that missed a location
 

@@ -38,8 +38,9 @@ func (g *globalOptions) loadConfig() error {
 		g.warnf("%s", w)
 	}
 	g.config = c
+	g.secretFlags = g.passwordFile != "" || g.passwordCommand != "" || g.keyFile != ""
 	r := c.Repository
-	if g.passwordFile == "" && g.passwordCommand == "" && g.keyFile == "" {
+	if !g.secretFlags {
 		g.passwordFile, g.passwordCommand, g.keyFile = r.PasswordFile, r.PasswordCommand, r.KeyFile
 	}
 	return nil
@@ -48,25 +49,40 @@ func (g *globalOptions) loadConfig() error {
 // newOpener builds the Opener of the repository the flags and the
 // configuration file name.
 func (g *globalOptions) newOpener() *access.Opener {
+	return access.New(g.accessOptions(nil))
+}
+
+// accessOptions says how to open the repository the flags name, else job
+// j's (its own repository block, or the configuration's), else the
+// configuration's.
+func (g *globalOptions) accessOptions(j *config.Job) access.Options {
 	var locs []access.Location
 	minCopies, maxCopies := g.minCopies, g.maxCopies
+	secret := access.Secret{KeyFile: g.keyFile, PasswordFile: g.passwordFile, PasswordCommand: g.passwordCommand}
 	switch {
 	case len(g.repos) > 0:
 		for i, addr := range g.repos {
 			locs = append(locs, access.Location{Addr: addr, Priority: i, Enabled: true})
 		}
 	case g.config != nil:
+		r := g.config.Repository
+		if j != nil && j.Repository != nil {
+			r = *j.Repository
+			own := access.Secret{KeyFile: r.KeyFile, PasswordFile: r.PasswordFile, PasswordCommand: r.PasswordCommand}
+			if !g.secretFlags && !own.IsZero() {
+				secret = own
+			}
+		}
 		var cmin, cmax int
-		locs, cmin, cmax = access.FromConfig(g.config.Repository)
+		locs, cmin, cmax = access.FromConfig(r)
 		minCopies, maxCopies = cmpOr(minCopies, cmin), cmpOr(maxCopies, cmax)
 	}
-	return access.New(access.Options{
-		Locations: locs, MinCopies: minCopies, MaxCopies: maxCopies,
-		Secret:   access.Secret{KeyFile: g.keyFile, PasswordFile: g.passwordFile, PasswordCommand: g.passwordCommand},
+	return access.Options{
+		Locations: locs, MinCopies: minCopies, MaxCopies: maxCopies, Secret: secret,
 		CacheDir: g.cacheDir, Logger: g.logger, Now: repoClock(os.Getenv), LockRefresh: lockRefresh(os.Getenv),
 		Prompt: g.terminalPrompt(), Warn: func(msg string) { g.warnf("%s", msg) },
 		OnHeal: g.onHeal, OnLag: g.onLag, Stderr: g.stderr,
-	})
+	}
 }
 
 func cmpOr(a, b int) int {
