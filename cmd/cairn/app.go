@@ -64,6 +64,7 @@ func newApp(g *globalOptions) *cli.App {
 			newPruneCommand(g),
 			newStatusCommand(g),
 			newRunCommand(g),
+			newConfigCommand(g),
 		},
 	}
 	return app
@@ -126,8 +127,11 @@ func (g *globalOptions) load(c *cli.Context) error {
 		level = slog.LevelInfo
 	}
 	g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-	if err := g.loadConfig(); err != nil {
-		return err
+	// `config validate` reads the file itself, and reports its errors.
+	if c.Args().First() != "config" {
+		if err := g.loadConfig(); err != nil {
+			return err
+		}
 	}
 	g.acc = g.newOpener()
 	return nil
