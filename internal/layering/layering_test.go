@@ -27,6 +27,7 @@ var forbidden = map[string][]string{
 	"check":    {"crypto", "pack", "index", "archiver", "schedule", "config", "cmd", "copier", "access"},
 	"policy":   {"crypto", "pack", "index", "backend", "archiver", "restorer", "check", "schedule", "config", "cmd", "copier", "access"},
 	"schedule": {"crypto", "pack", "index", "backend", "cmd"},
+	"timers":   {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "copier", "access", "cmd"},
 	"config":   {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "cmd", "copier", "access"},
 	"copier":   {"crypto", "pack", "index", "backend", "archiver", "restorer", "check", "schedule", "config", "cmd", "access"},
 	"access":   {"crypto", "chunk", "pack", "index", "archiver", "restorer", "check", "policy", "schedule", "cmd", "copier"},
