@@ -63,6 +63,7 @@ func newApp(g *globalOptions) *cli.App {
 			newForgetCommand(g),
 			newPruneCommand(g),
 			newStatusCommand(g),
+			newScheduleCommand(g),
 		},
 	}
 	return app
