@@ -65,6 +65,7 @@ func newApp(g *globalOptions) *cli.App {
 			newStatusCommand(g),
 			newRunCommand(g),
 			newConfigCommand(g),
+			newScheduleCommand(g),
 		},
 	}
 	return app
