@@ -55,6 +55,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -174,6 +175,20 @@ type Job struct {
 	// the top-level repository (the daemon runs jobs of different
 	// repositories at once).
 	Repository *Repository `yaml:"repository,omitempty"`
+}
+
+// Key names a repository by its enabled locations (sorted), for telling
+// repositories apart: two jobs with the same key write to the same
+// repository. The default repository's key is "".
+func (r Repository) Key() string {
+	var urls []string
+	for _, l := range r.Locations {
+		if l.IsEnabled() {
+			urls = append(urls, l.URL)
+		}
+	}
+	slices.Sort(urls)
+	return strings.Join(urls, "\n")
 }
 
 // RepositoryOf returns the repository a job writes to: its own, or the

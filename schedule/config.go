@@ -7,10 +7,13 @@ import (
 	"github.com/cairnbackup/cairn/config"
 )
 
-// RepositoryKey is the Key that Tasks gives every task: a configuration
-// names one repository, and two of its runs never overlap (a check waits
-// for a backup and the other way round).
-const RepositoryKey = "repository"
+// RepositoryKey is the Key that Tasks gives the tasks of a job that
+// writes to repo: two runs on one repository never overlap (a check waits
+// for a backup and the other way round), while jobs with repositories of
+// their own run side by side, up to the daemon's concurrency.
+func RepositoryKey(repo config.Repository) string {
+	return "repository:" + repo.Key()
+}
 
 // CheckSuffix ends the name of a job's check task, such as "etc/check".
 // Job names cannot hold a '/', so the names never collide.
@@ -27,7 +30,8 @@ func Tasks(c *config.Config, run Runner) ([]Task, error) {
 	var tasks []Task
 	for i := range c.Jobs {
 		j := &c.Jobs[i]
-		backup := Task{Name: j.Name, Key: RepositoryKey, CatchUp: j.CatchUp, RandomDelay: j.RandomDelayDuration(),
+		key := RepositoryKey(c.RepositoryOf(j))
+		backup := Task{Name: j.Name, Key: key, CatchUp: j.CatchUp, RandomDelay: j.RandomDelayDuration(),
 			Run: func(ctx context.Context) error { return run(ctx, j.Name, false) }}
 		if j.Schedule != "" {
 			spec, err := Parse(j.Schedule)
@@ -44,7 +48,7 @@ func Tasks(c *config.Config, run Runner) ([]Task, error) {
 		if err != nil {
 			return nil, fmt.Errorf("job %q: check: %w", j.Name, err)
 		}
-		tasks = append(tasks, Task{Name: j.Name + CheckSuffix, Key: RepositoryKey, Spec: spec,
+		tasks = append(tasks, Task{Name: j.Name + CheckSuffix, Key: key, Spec: spec,
 			CatchUp: j.CatchUp, RandomDelay: j.RandomDelayDuration(),
 			Run: func(ctx context.Context) error { return run(ctx, j.Name, true) }})
 	}

@@ -20,6 +20,12 @@ jobs:
       schedule: "@weekly"
   - name: adhoc
     sources: [/srv]
+  - name: db
+    sources: [/var/backups/db]
+    schedule: "@daily"
+    repository:
+      locations:
+        - url: /srv/db-backups
 daemon:
   concurrency: 2
   retry:
@@ -52,18 +58,22 @@ func TestTasksFromConfig(t *testing.T) {
 		{"etc", "30 2 * * *", true, 10 * time.Minute},
 		{"etc/check", "@weekly", true, 10 * time.Minute},
 		{"adhoc", "", false, 0},
+		{"db", "@daily", false, 0},
 	}
 	if len(tasks) != len(want) {
 		t.Fatalf("%d tasks, want %d", len(tasks), len(want))
 	}
 	for i, w := range want {
 		tk := tasks[i]
-		if tk.Name != w.name || tk.Spec.String() != w.spec || tk.CatchUp != w.catchUp || tk.RandomDelay != w.delay || tk.Key != schedule.RepositoryKey {
+		if tk.Name != w.name || tk.Spec.String() != w.spec || tk.CatchUp != w.catchUp || tk.RandomDelay != w.delay || tk.Key != tasks[0].Key && tk.Name != "db" {
 			t.Errorf("task %d: %+v, want %+v", i, tk, w)
 		}
 		if err := tk.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if tasks[3].Key == tasks[0].Key || tasks[3].Key != schedule.RepositoryKey(*c.Jobs[2].Repository) {
+		t.Errorf("a job with a repository of its own has key %q, like the others' %q", tasks[3].Key, tasks[0].Key)
 	}
 	if calls[0] != (call{"etc", false}) || calls[1] != (call{"etc", true}) || calls[2] != (call{"adhoc", false}) {
 		t.Errorf("runner calls %v", calls)

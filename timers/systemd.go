@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -230,9 +231,17 @@ func underTmp(sources []string) bool {
 // folders: local repository locations and the monitoring files' folders.
 func writablePaths(c *config.Config) []string {
 	var p []string
-	for _, l := range c.Repository.Locations {
-		if !strings.HasPrefix(l.URL, "s3:") {
-			p = append(p, l.URL)
+	repos := []config.Repository{c.Repository}
+	for _, j := range c.Jobs {
+		if j.Repository != nil {
+			repos = append(repos, *j.Repository)
+		}
+	}
+	for _, r := range repos {
+		for _, l := range r.Locations {
+			if strings.HasPrefix(l.URL, "/") && !slices.Contains(p, l.URL) {
+				p = append(p, l.URL)
+			}
 		}
 	}
 	if m := c.Monitoring; m != nil {
