@@ -2,10 +2,12 @@ package job
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/cairnbackup/cairn/access"
 	"github.com/cairnbackup/cairn/config"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -133,6 +135,38 @@ func Overdue(st []Status, maxAge time.Duration, now time.Time) []string {
 				msg += fmt.Sprintf("; %d run(s) failed since, the last: %s", s.Failures, s.LastRun.Error)
 			}
 			out = append(out, msg)
+		}
+	}
+	return out
+}
+
+// History reads the history of the repository job j writes to.
+func (rn *Runner) History(ctx context.Context, j *config.Job) ([]*repo.Record, error) {
+	r, err := access.New(rn.Access(j)).Open(ctx, access.OpenOptions{TolerantIndex: true})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Records(ctx, nil)
+}
+
+// LastStarts returns, from a history, the last start of each of host's
+// job runs ("NAME") and checks ("NAME/check"), as the daemon names its
+// tasks.
+func LastStarts(recs []*repo.Record, host string) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, rec := range recs {
+		if rec.Host != host || rec.Job == "" {
+			continue
+		}
+		name := rec.Job
+		if rec.Kind == repo.RecordCheck {
+			name += "/check"
+		} else if rec.Kind != repo.RecordJob {
+			continue
+		}
+		if rec.Start.After(out[name]) {
+			out[name] = rec.Start
 		}
 	}
 	return out
