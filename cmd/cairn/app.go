@@ -66,6 +66,7 @@ func newApp(g *globalOptions) *cli.App {
 			newRunCommand(g),
 			newConfigCommand(g),
 			newScheduleCommand(g),
+			newDaemonCommand(g),
 		},
 	}
 	return app

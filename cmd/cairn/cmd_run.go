@@ -125,10 +125,15 @@ func (g *globalOptions) monitoring() config.Monitoring {
 	return config.Monitoring{}
 }
 
-// runner builds the job runner of the command line and the daemon.
+// runner builds the job runner of the command line.
 func (g *globalOptions) runner(audit *slog.Logger) *job.Runner {
+	return g.runnerIn(g.config, audit)
+}
+
+// runnerIn builds a job runner for configuration cfg (the daemon's).
+func (g *globalOptions) runnerIn(cfg *config.Config, audit *slog.Logger) *job.Runner {
 	rn := &job.Runner{
-		Access:  func(j *config.Job) access.Options { return g.accessOptions(j) },
+		Access:  func(j *config.Job) access.Options { return g.accessOptionsIn(cfg, j) },
 		Version: "cairn " + version, User: currentUser(), Logger: g.logger, Audit: audit,
 		Warn: g.warnUnreadable, Notice: g.noticePath, HookOutput: g.stderr,
 	}
@@ -149,7 +154,11 @@ func (g *globalOptions) runner(audit *slog.Logger) *job.Runner {
 // auditLogger opens the audit log of the configuration (appending JSON
 // lines to a file made 0600), or returns nil when there is none.
 func (g *globalOptions) auditLogger() (*slog.Logger, func(), error) {
-	path := g.monitoring().AuditLog
+	return openAuditLog(g.monitoring().AuditLog)
+}
+
+// openAuditLog opens the audit log at path ("": none).
+func openAuditLog(path string) (*slog.Logger, func(), error) {
 	if path == "" {
 		return nil, func() {}, nil
 	}

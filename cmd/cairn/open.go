@@ -56,6 +56,12 @@ func (g *globalOptions) newOpener() *access.Opener {
 // j's (its own repository block, or the configuration's), else the
 // configuration's.
 func (g *globalOptions) accessOptions(j *config.Job) access.Options {
+	return g.accessOptionsIn(g.config, j)
+}
+
+// accessOptionsIn is accessOptions with configuration cfg (the daemon's,
+// which a reload replaces).
+func (g *globalOptions) accessOptionsIn(cfg *config.Config, j *config.Job) access.Options {
 	var locs []access.Location
 	minCopies, maxCopies := g.minCopies, g.maxCopies
 	secret := access.Secret{KeyFile: g.keyFile, PasswordFile: g.passwordFile, PasswordCommand: g.passwordCommand}
@@ -64,14 +70,13 @@ func (g *globalOptions) accessOptions(j *config.Job) access.Options {
 		for i, addr := range g.repos {
 			locs = append(locs, access.Location{Addr: addr, Priority: i, Enabled: true})
 		}
-	case g.config != nil:
-		r := g.config.Repository
+	case cfg != nil:
+		r := cfg.Repository
 		if j != nil && j.Repository != nil {
 			r = *j.Repository
-			own := access.Secret{KeyFile: r.KeyFile, PasswordFile: r.PasswordFile, PasswordCommand: r.PasswordCommand}
-			if !g.secretFlags && !own.IsZero() {
-				secret = own
-			}
+		}
+		if own := (access.Secret{KeyFile: r.KeyFile, PasswordFile: r.PasswordFile, PasswordCommand: r.PasswordCommand}); !g.secretFlags && !own.IsZero() {
+			secret = own
 		}
 		var cmin, cmax int
 		locs, cmin, cmax = access.FromConfig(r)
