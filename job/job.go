@@ -24,10 +24,14 @@ import (
 // Kind is what a run does.
 type Kind string
 
-// Run kinds.
+// Run kinds: a job's backup or check, and the commands the audit log
+// also records.
 const (
-	KindBackup Kind = "backup"
-	KindCheck  Kind = "check"
+	KindBackup   Kind = "backup"
+	KindCheck    Kind = "check"
+	KindSnapshot Kind = "snapshot"
+	KindForget   Kind = "forget"
+	KindPrune    Kind = "prune"
 )
 
 // Runner runs jobs. Its fields are set once; Backup and Check may run
@@ -153,8 +157,12 @@ func (rn *Runner) newResult(j *config.Job, kind Kind) *Result {
 
 // finish sets the outcome from err (unless set), the end time and the
 // error text.
-func (rn *Runner) finish(res *Result, err error) {
-	res.End = rn.now().UTC()
+func (rn *Runner) finish(res *Result, err error) { Finish(res, err, rn.now()) }
+
+// Finish ends a result at time end: the outcome from err (a preset
+// partial or damaged outcome stays), the error text.
+func Finish(res *Result, err error, end time.Time) {
+	res.End = end.UTC()
 	res.Err = err
 	if err != nil {
 		res.Error = err.Error()
@@ -172,8 +180,12 @@ func (rn *Runner) finish(res *Result, err error) {
 }
 
 // audit writes the run's audit record.
-func (rn *Runner) audit(res *Result) {
-	if rn.Audit == nil {
+func (rn *Runner) audit(res *Result) { Audit(rn.Audit, res) }
+
+// Audit writes a run's (or a command's) audit record to logger (nil:
+// nowhere). No secret is in it: errors never hold one.
+func Audit(logger *slog.Logger, res *Result) {
+	if logger == nil {
 		return
 	}
 	attrs := []slog.Attr{
@@ -210,5 +222,5 @@ func (rn *Runner) audit(res *Result) {
 	if !res.Succeeded() {
 		level = slog.LevelError
 	}
-	rn.Audit.LogAttrs(context.Background(), level, "run", attrs...)
+	logger.LogAttrs(context.Background(), level, "run", attrs...)
 }

@@ -72,7 +72,7 @@ are kept for "cairn status". Exits with 1 when anything is damaged.`,
 			if c.NArg() > 0 {
 				return errors.New("check takes no arguments")
 			}
-			return runCheck(c.Context, g, o)
+			return g.audited(job.KindCheck, func(res *job.Result) error { return runCheck(c.Context, g, o, res) })
 		},
 	}
 }
@@ -120,7 +120,7 @@ type checkSummary struct {
 	Requests counted.Stats `json:"requests"`
 }
 
-func runCheck(ctx context.Context, g *globalOptions, o checkOptions) error {
+func runCheck(ctx context.Context, g *globalOptions, o checkOptions, audit *job.Result) error {
 	opts, err := o.options()
 	if err != nil {
 		return err
@@ -148,6 +148,10 @@ func runCheck(ctx context.Context, g *globalOptions, o checkOptions) error {
 	})
 	rep, err := check.Run(ctx, r, opts)
 	p.stop()
+	audit.Repository, audit.Check = r.Location(), &job.CheckResult{HistoryEntry: check.Summarize(rep), Report: rep}
+	if rep.Damaged() {
+		audit.Outcome = repo.OutcomeDamaged
+	}
 	sum := checkSummary{MessageType: "summary", Report: rep, Requests: g.acc.Requests()}
 	if o.report != "" {
 		if werr := writeJSONFile(o.report, sum); werr != nil && err == nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairnbackup/cairn/config"
+	"github.com/cairnbackup/cairn/job"
 	"github.com/cairnbackup/cairn/policy"
 	"github.com/cairnbackup/cairn/retention"
 )
@@ -106,12 +107,15 @@ the configuration to the snapshots of that job. Removing snapshots frees no
 storage by itself: prune does, and --prune runs it afterwards.`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
-			return runForget(c.Context, g, &o, c.Args().Slice())
+			return g.audited(job.KindForget, func(res *job.Result) error {
+				res.Job = o.job
+				return runForget(c.Context, g, &o, c.Args().Slice(), res)
+			})
 		},
 	}
 }
 
-func runForget(ctx context.Context, g *globalOptions, o *forgetOptions, names []string) error {
+func runForget(ctx context.Context, g *globalOptions, o *forgetOptions, names []string, audit *job.Result) error {
 	pol, err := o.policy(g)
 	if err != nil {
 		return err
@@ -147,11 +151,14 @@ func runForget(ctx context.Context, g *globalOptions, o *forgetOptions, names []
 		removed, err = retention.Remove(ctx, r, groups)
 	}
 	g.reportForget(groups, rules, o.dryRun, removed)
+	kept, _ := retention.Count(groups)
+	audit.Repository, audit.Forget = r.Location(), &job.ForgetResult{Kept: kept, Removed: removed}
 	if err != nil {
 		return err
 	}
 	if o.prune || (o.job != "" && g.config != nil && jobPrunes(g.config, o.job)) {
-		return runPrune(ctx, g, r, opts, o.dryRun)
+		audit.Prune, err = runPrune(ctx, g, r, opts, o.dryRun)
+		return err
 	}
 	return nil
 }

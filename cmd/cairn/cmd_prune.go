@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cairnbackup/cairn/check"
+	"github.com/cairnbackup/cairn/job"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/repo/prune"
 )
@@ -87,51 +87,36 @@ prune; "cairn forget --prune" does both.`,
 			if err != nil {
 				return err
 			}
-			r, err := g.openRepo(c.Context)
-			if err != nil {
+			return g.audited(job.KindPrune, func(res *job.Result) error {
+				r, err := g.openRepo(c.Context)
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				res.Repository = r.Location()
+				res.Prune, err = runPrune(c.Context, g, r, opts, dryRun)
 				return err
-			}
-			defer r.Close()
-			return runPrune(c.Context, g, r, opts, dryRun)
+			})
 		},
 	}
 }
 
 // runPrune takes the prune lock, plans, prints the plan and (unless dry)
 // carries it out.
-func runPrune(ctx context.Context, g *globalOptions, r *repo.Repository, opts prune.Options, dryRun bool) error {
-	lock, err := r.Lock(ctx, repo.PruneLock)
-	if err != nil {
-		return err
-	}
-	defer lock.Release(context.WithoutCancel(ctx))
-	ctx = lock.Context()
-	if !dryRun {
-		if err := g.applyPendingRemovals(ctx); err != nil {
-			return fmt.Errorf("%w; prune changed nothing", err)
-		}
-	}
-	dmg, err := check.RecordedDamage(r)
-	if err != nil {
-		return err
-	}
-	opts.Damaged = dmg.Has
-	opts.CompleteView = g.acc.Unavailable
-	opts.Logger = g.logger
+func runPrune(ctx context.Context, g *globalOptions, r *repo.Repository, opts prune.Options, dryRun bool) (*job.PruneResult, error) {
 	prog := &prune.Progress{}
 	opts.Progress = prog
 	p := g.startProgress(pruneProgress(prog))
 	start := time.Now()
-	plan, err := prune.PlanPrune(ctx, r, opts)
-	var res prune.Result
-	if err == nil && !dryRun {
-		res, err = prune.Execute(ctx, r, plan, opts)
-	}
+	res, err := job.Prune(ctx, r, g.acc, job.PruneOptions{Options: &opts, DryRun: dryRun, Logger: g.logger})
 	p.stop()
-	if plan != nil {
-		g.reportPrune(r, plan, res, opts, dryRun, time.Since(start), err)
+	if res != nil {
+		g.reportJournal(res.Journal)
+		if res.Plan != nil {
+			g.reportPrune(r, res.Plan, res.Result, opts, dryRun, time.Since(start), err)
+		}
 	}
-	return err
+	return res, err
 }
 
 // pruneProgress shows trees marked, then bytes copied, then packs deleted.

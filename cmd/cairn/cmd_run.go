@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -216,4 +217,31 @@ func (g *globalOptions) reportRun(res *job.Result) {
 	}
 	g.printf("job %s (%s): %s in %s\n", res.Job, res.Kind, res.Outcome, formatDuration(res.Duration()))
 	g.printf("storage:  %s\n", res.Requests)
+}
+
+// audited runs a command's operation and, when the configuration names an
+// audit log, records it there as the runs of jobs are: kind, duration,
+// outcome, request counts, and what op fills in (snapshot, summary, …).
+func (g *globalOptions) audited(kind job.Kind, op func(res *job.Result) error) error {
+	res := &job.Result{Kind: kind, Start: time.Now().UTC()}
+	res.Host, _ = os.Hostname()
+	err := op(res)
+	path := g.monitoring().AuditLog
+	if path == "" {
+		return err
+	}
+	ferr := err
+	if errors.Is(err, errPartial) {
+		res.Outcome, ferr = repo.OutcomePartial, nil
+	}
+	job.Finish(res, ferr, time.Now())
+	res.Requests = g.acc.Requests()
+	l, closeLog, aerr := openAuditLog(path)
+	if aerr != nil {
+		g.warnf("%v", aerr)
+		return err
+	}
+	defer closeLog()
+	job.Audit(l, res)
+	return err
 }

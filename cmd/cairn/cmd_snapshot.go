@@ -62,7 +62,10 @@ repository is created on first use.`,
 			if err != nil {
 				return err
 			}
-			return runSnapshot(c.Context, g, spec)
+			return g.audited(job.KindSnapshot, func(res *job.Result) error {
+				res.Job = spec.Job
+				return runSnapshot(c.Context, g, spec, res)
+			})
 		},
 	}
 }
@@ -95,7 +98,7 @@ func (o *snapshotOptions) spec(g *globalOptions, args []string) (job.Spec, error
 	return s, s.AddJob(j)
 }
 
-func runSnapshot(ctx context.Context, g *globalOptions, spec job.Spec) error {
+func runSnapshot(ctx context.Context, g *globalOptions, spec job.Spec, audit *job.Result) error {
 	opts, err := spec.Options()
 	if err != nil {
 		return err // before anything is written
@@ -105,6 +108,7 @@ func runSnapshot(ctx context.Context, g *globalOptions, spec job.Spec) error {
 		return err
 	}
 	defer r.Close()
+	audit.Repository = r.Location()
 	lock, err := r.Lock(ctx, repo.SessionLock)
 	if err != nil {
 		return err
@@ -123,9 +127,11 @@ func runSnapshot(ctx context.Context, g *globalOptions, spec job.Spec) error {
 	}
 	opts.Notice = g.noticePath
 	res, err := runWithProgress(ctx, g, r, opts)
+	audit.Unreadable = skipped.Load()
 	if err != nil {
 		return err
 	}
+	audit.Snapshot, audit.Summary = &res.ID, res.Snapshot.Summary
 	g.reportSnapshot(res)
 	if n := skipped.Load(); n > 0 {
 		fmt.Fprintf(g.stderr, "cairn: snapshot %s saved, but %d file(s) or folder(s) could not be read (listed above)\n", res.ID.Short(), n)

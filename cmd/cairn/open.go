@@ -190,13 +190,18 @@ func (g *globalOptions) reportLag() {
 // it can be reached (sync and prune do this first).
 func (g *globalOptions) applyPendingRemovals(ctx context.Context) error {
 	res, err := g.acc.ApplyJournal(ctx)
+	g.reportJournal(res)
+	return err
+}
+
+// reportJournal says what applying the journal of missed removals did.
+func (g *globalOptions) reportJournal(res access.JournalResult) {
 	if res.Applied > 0 {
 		g.printf("applied %d removal(s) that had missed a location\n", res.Applied)
 	}
 	if res.Waiting > 0 {
 		g.warnf("%d removal(s) still wait for an unavailable location; sync or prune applies them when it is back", res.Waiting)
 	}
-	return err
 }
 
 // printLocations writes the locations section of the status report.
