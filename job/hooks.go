@@ -70,10 +70,10 @@ func runHook(ctx context.Context, h hookRun) error {
 		// The group: the shell and whatever it started.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case err = <-done:
+		case <-done:
 		case <-time.After(hookGrace):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			err = <-done
+			<-done
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("%s hook timed out after %v and was stopped; raise hooks.timeout or make the command faster%s", h.name, h.timeout, tail.quote())

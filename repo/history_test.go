@@ -3,7 +3,6 @@ package repo_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -88,7 +87,7 @@ func TestHistoryRejectsMalformedRecords(t *testing.T) {
 			t.Errorf("%s accepted", plain)
 		}
 	}
-	if _, err := repo.DecodeRecord([]byte(fmt.Sprintf(`{"version":1,"kind":"check","outcome":"damaged","start":"2026-01-01T00:00:00Z"}`))); err != nil {
+	if _, err := repo.DecodeRecord([]byte(`{"version":1,"kind":"check","outcome":"damaged","start":"2026-01-01T00:00:00Z"}`)); err != nil {
 		t.Error(err)
 	}
 }

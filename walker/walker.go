@@ -16,14 +16,14 @@ type TreeLoader interface {
 	LoadTree(ctx context.Context, id repo.ID) (*repo.Tree, error)
 }
 
-// SkipTree, returned by Visitor.Node for a folder, skips what lies below it
+// ErrSkipTree, returned by Visitor.Node for a folder, skips what lies below it
 // (Leave is not called for it). Returned for another node it is ignored.
-var SkipTree = errors.New("walker: skip this folder")
+var ErrSkipTree = errors.New("walker: skip this folder")
 
 // Visitor is told about the nodes below a tree.
 type Visitor struct {
 	// Node is called for every node at path, before what lies below a
-	// folder. An error other than SkipTree stops the walk and is returned.
+	// folder. An error other than ErrSkipTree stops the walk and is returned.
 	Node func(path string, n *repo.Node) error
 	// Leave, if set, is called after the contents of the folder at path
 	// (holding tree id) were visited.
@@ -45,7 +45,7 @@ func Walk(ctx context.Context, l TreeLoader, id repo.ID, dir string, v Visitor) 
 		p := Join(dir, n.Name)
 		err := v.Node(p, n)
 		switch {
-		case errors.Is(err, SkipTree):
+		case errors.Is(err, ErrSkipTree):
 			continue
 		case err != nil:
 			return err

@@ -48,7 +48,7 @@ func TestWalkOrderSkipAndLeave(t *testing.T) {
 		Node: func(path string, n *repo.Node) error {
 			got = append(got, path)
 			if path == "/c" {
-				return walker.SkipTree
+				return walker.ErrSkipTree
 			}
 			return nil
 		},

@@ -199,7 +199,7 @@ func (f *finder) walk(ctx context.Context, id repo.ID, emit func(string, *repo.N
 				return nil
 			}
 			if _, ok := f.barren[treeAt{n.Subtree, path}]; ok {
-				return walker.SkipTree
+				return walker.ErrSkipTree
 			}
 			found = append(found, false)
 			return nil

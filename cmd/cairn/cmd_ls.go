@@ -119,7 +119,7 @@ func (l *lister) walk(ctx context.Context, id repo.ID, dir string, depth int) er
 			return err
 		}
 		if depth > 0 && strings.Count(path, "/")-base >= depth {
-			return walker.SkipTree
+			return walker.ErrSkipTree
 		}
 		return nil
 	}})

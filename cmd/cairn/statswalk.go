@@ -77,7 +77,7 @@ func (w *statsWalker) snapshot(ctx context.Context, root repo.ID) (treeTotals, e
 				top.t.dirs++
 				if t, ok := w.memo[n.Subtree]; ok {
 					top.t.add(t)
-					return walker.SkipTree
+					return walker.ErrSkipTree
 				}
 				if err := w.blob(repo.TreeBlob, n.Subtree); err != nil {
 					return fmt.Errorf("folder %s: %w", path, err)
