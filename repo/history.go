@@ -117,16 +117,11 @@ const recordReaders = 8
 // Records loads the history, oldest first (by start, then id). Records
 // that cannot be read are passed to onError (nil: they are skipped).
 func (r *Repository) Records(ctx context.Context, onError func(ID, error) error) ([]*Record, error) {
-	ids, err := r.listIDs(ctx, backend.HistoryFile)
+	ids, err := r.listCachedIDs(ctx, backend.HistoryFile, r.recordCache)
 	if err != nil {
 		return nil, err
 	}
 	defer r.recordCache.flush()
-	listed := make(map[ID]bool, len(ids))
-	for _, id := range ids {
-		listed[id] = true
-	}
-	r.recordCache.forget(listed)
 
 	out := make([]*Record, len(ids))
 	errs := make([]error, len(ids))

@@ -1,7 +1,10 @@
 package repo
 
 import (
+	"context"
 	"sync"
+
+	"github.com/cairnbackup/cairn/backend"
 )
 
 // objCache keeps decoded-once, immutable objects named by their id —
@@ -88,4 +91,19 @@ func (c *objCache) forget(keep map[ID]bool) {
 	for _, k := range stale {
 		c.r.cache.DeleteMeta(c.bucket, k)
 	}
+}
+
+// listCachedIDs lists the objects of type t, and drops from c the
+// objects no longer listed (removed by forget or prune).
+func (r *Repository) listCachedIDs(ctx context.Context, t backend.FileType, c *objCache) ([]ID, error) {
+	ids, err := r.listIDs(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	listed := make(map[ID]bool, len(ids))
+	for _, id := range ids {
+		listed[id] = true
+	}
+	c.forget(listed)
+	return ids, nil
 }

@@ -133,16 +133,11 @@ func (r *Repository) loadSnapshotObject(ctx context.Context, id ID) (*Snapshot, 
 // Snapshots loads every snapshot, oldest first. Unreadable ones are
 // passed to onError (which may stop the listing by returning an error).
 func (r *Repository) Snapshots(ctx context.Context, onError func(ID, error) error) ([]*Snapshot, error) {
-	ids, err := r.listIDs(ctx, backend.SnapshotFile)
+	ids, err := r.listCachedIDs(ctx, backend.SnapshotFile, r.snapCache)
 	if err != nil {
 		return nil, err
 	}
 	defer r.snapCache.flush()
-	listed := make(map[ID]bool, len(ids))
-	for _, id := range ids {
-		listed[id] = true
-	}
-	r.snapCache.forget(listed)
 	return collectSnapshots(ctx, ids, r.LoadSnapshot, onError)
 }
 
