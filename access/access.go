@@ -251,15 +251,7 @@ func (o *Opener) Requests() counted.Stats {
 	defer o.mu.Unlock()
 	var total counted.Stats
 	for _, c := range o.counters {
-		s := c.Stats()
-		total.Put += s.Put
-		total.Get += s.Get
-		total.Head += s.Head
-		total.List += s.List
-		total.Delete += s.Delete
-		total.BytesUp += s.BytesUp
-		total.BytesDown += s.BytesDown
-		total.ListPages += s.ListPages
+		total = total.Add(c.Stats())
 	}
 	return total
 }
