@@ -21,7 +21,7 @@ var forbidden = map[string][]string{
 	"pack":     {"chunk", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
 	"index":    {"chunk", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
 	"backend":  {"crypto", "chunk", "pack", "index", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
-	"repo":     {"backend/local", "backend/s3", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
+	"repo":     {"backend/local", "backend/s3", "backend/azure", "backend/gcs", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access"},
 	"archiver": {"crypto", "pack", "index", "backend", "restorer", "check", "schedule", "config", "cmd", "copier", "access"},
 	"restorer": {"crypto", "pack", "index", "backend", "archiver", "check", "schedule", "config", "cmd", "copier", "access"},
 	"check":    {"crypto", "pack", "index", "archiver", "schedule", "config", "cmd", "copier", "access"},
