@@ -76,7 +76,8 @@ type Repository struct {
 
 // Location is one place the repository lives.
 type Location struct {
-	// URL is a path or an s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] address.
+	// URL is a path, an s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] address,
+	// an azure:ACCOUNT/CONTAINER[/PREFIX] or a gs:BUCKET[/PREFIX] address.
 	URL string `yaml:"url"`
 	// Priority orders locations: lower is read and written first.
 	Priority int `yaml:"priority,omitempty"`
@@ -84,6 +85,9 @@ type Location struct {
 	Enabled *bool `yaml:"enabled,omitempty"`
 	// S3 holds options for s3: locations.
 	S3 *S3 `yaml:"s3,omitempty"`
+	// Azure and GCS hold options for azure: and gs: locations.
+	Azure *Azure `yaml:"azure,omitempty"`
+	GCS   *GCS   `yaml:"gcs,omitempty"`
 }
 
 // IsEnabled reports whether the location takes part (the default).
@@ -217,12 +221,13 @@ func (c *Config) resolve(dir string) {
 	abs(&c.Repository.KeyFile)
 	for i := range c.Repository.Locations {
 		l := &c.Repository.Locations[i]
-		if !strings.HasPrefix(l.URL, "s3:") {
+		if !IsRemote(l.URL) {
 			abs(&l.URL)
 		}
 		if l.S3 != nil {
 			abs(&l.S3.CAFile)
 		}
+		l.resolveCloud(abs)
 	}
 }
 
