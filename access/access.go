@@ -89,7 +89,7 @@ type Opener struct {
 	opts Options
 
 	mu       sync.Mutex
-	counters []*counted.Backend
+	counters []locationCounter
 	multi    *multi.Backend
 	repoID   repo.ID // of a multi-location repository, once opened
 }

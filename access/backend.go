@@ -61,7 +61,7 @@ func (o *Opener) openCounted(ctx context.Context, l Location, create, createBuck
 	}
 	c := counted.New(be)
 	o.mu.Lock()
-	o.counters = append(o.counters, c)
+	o.counters = append(o.counters, locationCounter{name: l.Addr, Backend: c})
 	o.mu.Unlock()
 	return c, nil
 }

@@ -234,7 +234,7 @@ func findParent(ctx context.Context, r *repo.Repository, o snapshotOptions, host
 
 func (g *globalOptions) reportSnapshot(res *archiver.Result) {
 	s := res.Snapshot.Summary
-	req := g.acc.Requests()
+	req := g.requests()
 	if g.json {
 		g.printJSON(map[string]any{"message_type": "summary", "snapshot_id": res.ID, "summary": s, "requests": req})
 		return
