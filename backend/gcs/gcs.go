@@ -163,7 +163,7 @@ func withHint(err error) error {
 	if !errors.Is(err, backend.ErrAccessDenied) {
 		return err
 	}
-	return fmt.Errorf("%w (credentials from Application Default Credentials or the configuration's credentials_file; the account needs roles/storage.objectAdmin on the bucket)", err)
+	return fmt.Errorf("%w (credentials from Application Default Credentials or the configuration's credentials_file; the account needs roles/storage.objectUser on the bucket)", err)
 }
 
 // Location implements backend.Backend: the gs: address.
