@@ -84,22 +84,10 @@ func Create(ctx context.Context, cfg Config, createContainer bool) (*Backend, er
 }
 
 func (b *Backend) prepare(ctx context.Context, createContainer bool) error {
-	names, err := b.firstNames(ctx, 100)
-	if errors.Is(err, backend.ErrNotFound) {
-		if !createContainer {
-			return fmt.Errorf("%w (container %q does not exist; create it, or ask cairn to with --create-bucket)", err, b.cfg.Container)
-		}
-		return b.makeContainer(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if !objectstore.RepositoryTopLevel(n) {
-			return fmt.Errorf("%w: found %q; choose an empty prefix or a new one", ErrNotEmpty, b.prefix+n)
-		}
-	}
-	return nil
+	return objectstore.Preparation{
+		List: b.firstNames, Make: b.makeContainer, MakeBucket: createContainer,
+		Bucket: fmt.Sprintf("container %q", b.cfg.Container), Prefix: b.prefix, NotEmpty: ErrNotEmpty,
+	}.Run(ctx)
 }
 
 func (b *Backend) makeContainer(ctx context.Context) error {
@@ -115,9 +103,10 @@ func (b *Backend) makeContainer(ctx context.Context) error {
 
 // firstNames lists up to max entries directly under the prefix (blobs and
 // "folder/" prefixes), relative to the prefix.
-func (b *Backend) firstNames(ctx context.Context, max int32) ([]string, error) {
+func (b *Backend) firstNames(ctx context.Context, max int) ([]string, error) {
+	n := int32(max)
 	pager := b.client.NewListBlobsHierarchyPager("/", &container.ListBlobsHierarchyOptions{
-		Prefix: &b.prefix, MaxResults: &max,
+		Prefix: &b.prefix, MaxResults: &n,
 	})
 	page, err := pager.NextPage(ctx)
 	if err != nil {

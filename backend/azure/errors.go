@@ -91,19 +91,7 @@ func responseSentinel(re *azcore.ResponseError) error {
 	case rangeCodes[c]:
 		return backend.ErrShortRead
 	}
-	switch s := re.StatusCode; {
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return backend.ErrAccessDenied
-	case s == http.StatusNotFound:
-		return backend.ErrNotFound
-	case s == http.StatusRequestedRangeNotSatisfiable:
-		return backend.ErrShortRead
-	case s == http.StatusInsufficientStorage || s == http.StatusRequestEntityTooLarge:
-		return backend.ErrNoSpace
-	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		return backend.ErrTransient
-	}
-	return nil
+	return objectstore.StatusSentinel(re.StatusCode)
 }
 
 // describe renders an error answer in one line: "BlobNotFound (HTTP 404,

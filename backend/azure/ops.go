@@ -1,9 +1,7 @@
 package azure
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -24,23 +22,13 @@ var contentType = "application/octet-stream"
 // other objects in one Put Blob, both streamed from rd. The source is read
 // through Read only, so cancelling ctx stops the upload at the next read.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
-	if err := h.Valid(); err != nil {
+	size, err := objectstore.SaveSize(ctx, h, rd)
+	if err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := rd.Rewind(); err != nil {
-		return fmt.Errorf("save %s: rewind source: %w", h, err)
-	}
-	size := rd.Length()
-	if size < 0 {
-		return fmt.Errorf("save %s: source has negative length %d", h, size)
 	}
 	body := &seekableSource{ctx: ctx, rd: rd, size: size, src: objectstore.NewSource(ctx, rd, size)}
 	bb := b.client.NewBlockBlobClient(b.key(h))
 	headers := &blob.HTTPHeaders{BlobContentType: &contentType}
-	var err error
 	if h.Type == backend.PackFile {
 		_, err = bb.UploadStream(ctx, body, &blockblob.UploadStreamOptions{
 			BlockSize: b.cfg.blockSize(), Concurrency: b.cfg.concurrency(), HTTPHeaders: headers,
@@ -105,14 +93,8 @@ func (s *seekableSource) Close() error { return nil }
 // to fn yields exactly the requested bytes; a body cut short by the network
 // fails with an error wrapping backend.ErrTransient.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
-	if err := h.Valid(); err != nil {
+	if err := objectstore.CheckLoad(ctx, h, length, offset); err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if length < 0 || offset < 0 {
-		return fmt.Errorf("load %s: %w: negative range", h, backend.ErrInvalidHandle)
 	}
 	resp, err := b.client.NewBlobClient(b.key(h)).DownloadStream(ctx, &blob.DownloadStreamOptions{
 		Range: blob.HTTPRange{Offset: offset, Count: int64(length)},
@@ -125,29 +107,18 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		return fmt.Errorf("load %s: %w: the answer has no length", h, backend.ErrTransient)
 	}
 	n := *resp.ContentLength
-	if length > 0 && n != int64(length) {
-		return fmt.Errorf("load %s: %w: want %d bytes at %d, got %d", h, backend.ErrShortRead, length, offset, n)
+	if err := objectstore.CheckLength(h, length, offset, n); err != nil {
+		return err
 	}
 	return fn(&objectstore.Body{Ctx: ctx, R: resp.Body, Left: n, Handle: h, MapErr: mapErr})
 }
 
-// loadFailed maps a failed GET. A range starting exactly at the end of the
-// object is an empty read when it runs to the end.
+// loadFailed maps a failed GET; see objectstore.ReadFailed.
 func (b *Backend) loadFailed(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	err = b.withHint(mapErr(err))
-	if errors.Is(err, backend.ErrShortRead) && length == 0 {
-		fi, serr := b.Stat(ctx, h)
-		if serr == nil && fi.Size == offset {
-			return fn(bytes.NewReader(nil))
-		}
-		if serr == nil {
-			return fmt.Errorf("load %s: %w: offset %d beyond %d bytes", h, backend.ErrShortRead, offset, fi.Size)
-		}
-	}
-	return fmt.Errorf("load %s: %w", h, err)
+	return objectstore.ReadFailed(ctx, b.Stat, h, length, offset, fn, b.withHint(mapErr(err)))
 }
 
 // Stat implements backend.Backend with a HEAD request (Get Blob
@@ -176,14 +147,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 // do not name a valid object of type t are skipped.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: t})
-		if errors.Is(err, backend.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(fi)
+		return objectstore.ListConfig(ctx, b.Stat, fn)
 	}
 	if err := (backend.Handle{Type: t, Name: "x"}).Valid(); err != nil {
 		return err

@@ -73,19 +73,7 @@ func responseSentinel(e *googleapi.Error) error {
 			return backend.ErrNoSpace
 		}
 	}
-	switch s := e.Code; {
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return backend.ErrAccessDenied
-	case s == http.StatusNotFound:
-		return backend.ErrNotFound
-	case s == http.StatusRequestedRangeNotSatisfiable:
-		return backend.ErrShortRead
-	case s == http.StatusInsufficientStorage || s == http.StatusRequestEntityTooLarge:
-		return backend.ErrNoSpace
-	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		return backend.ErrTransient
-	}
-	return nil
+	return objectstore.StatusSentinel(e.Code)
 }
 
 // describe renders an error answer in one line: "message (HTTP 403,

@@ -82,22 +82,10 @@ func Create(ctx context.Context, cfg Config, createBucket bool) (*Backend, error
 }
 
 func (b *Backend) prepare(ctx context.Context, createBucket bool) error {
-	names, err := b.firstNames(ctx, 100)
-	if errors.Is(err, backend.ErrNotFound) {
-		if !createBucket {
-			return fmt.Errorf("%w (bucket %q does not exist; create it, or ask cairn to with --create-bucket)", err, b.cfg.Bucket)
-		}
-		return b.makeBucket(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if !objectstore.RepositoryTopLevel(n) {
-			return fmt.Errorf("%w: found %q; choose an empty prefix or a new one", ErrNotEmpty, b.prefix+n)
-		}
-	}
-	return nil
+	return objectstore.Preparation{
+		List: b.firstNames, Make: b.makeBucket, MakeBucket: createBucket,
+		Bucket: fmt.Sprintf("bucket %q", b.cfg.Bucket), Prefix: b.prefix, NotEmpty: ErrNotEmpty,
+	}.Run(ctx)
 }
 
 func (b *Backend) makeBucket(ctx context.Context) error {

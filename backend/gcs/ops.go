@@ -1,9 +1,7 @@
 package gcs
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -24,18 +22,9 @@ func (b *Backend) object(h backend.Handle) *storage.ObjectHandle {
 // streamed from rd. On any failure the upload's context is cancelled, which
 // abandons it: no object is made.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
-	if err := h.Valid(); err != nil {
+	size, err := objectstore.SaveSize(ctx, h, rd)
+	if err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := rd.Rewind(); err != nil {
-		return fmt.Errorf("save %s: rewind source: %w", h, err)
-	}
-	size := rd.Length()
-	if size < 0 {
-		return fmt.Errorf("save %s: source has negative length %d", h, size)
 	}
 	upCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -43,7 +32,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	w.ChunkSize = b.cfg.chunkSize()
 	w.ContentType = "application/octet-stream"
 	src := objectstore.NewSource(ctx, rd, size)
-	_, err := io.Copy(w, src)
+	_, err = io.Copy(w, src)
 	if err != nil {
 		cancel() // abandon the upload before Close can finish it
 	}
@@ -67,14 +56,8 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 // to fn yields exactly the requested bytes; a body cut short by the network
 // fails with an error wrapping backend.ErrTransient.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
-	if err := h.Valid(); err != nil {
+	if err := objectstore.CheckLoad(ctx, h, length, offset); err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if length < 0 || offset < 0 {
-		return fmt.Errorf("load %s: %w: negative range", h, backend.ErrInvalidHandle)
 	}
 	n := int64(length)
 	if length == 0 {
@@ -86,29 +69,18 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	}
 	defer r.Close()
 	left := r.Remain()
-	if length > 0 && left != int64(length) {
-		return fmt.Errorf("load %s: %w: want %d bytes at %d, got %d", h, backend.ErrShortRead, length, offset, left)
+	if err := objectstore.CheckLength(h, length, offset, left); err != nil {
+		return err
 	}
 	return fn(&objectstore.Body{Ctx: ctx, R: r, Left: left, Handle: h, MapErr: mapErr})
 }
 
-// loadFailed maps a failed GET. A range starting exactly at the end of the
-// object is an empty read when it runs to the end.
+// loadFailed maps a failed GET; see objectstore.ReadFailed.
 func (b *Backend) loadFailed(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	err = withHint(mapErr(err))
-	if errors.Is(err, backend.ErrShortRead) && length == 0 {
-		fi, serr := b.Stat(ctx, h)
-		if serr == nil && fi.Size == offset {
-			return fn(bytes.NewReader(nil))
-		}
-		if serr == nil {
-			return fmt.Errorf("load %s: %w: offset %d beyond %d bytes", h, backend.ErrShortRead, offset, fi.Size)
-		}
-	}
-	return fmt.Errorf("load %s: %w", h, err)
+	return objectstore.ReadFailed(ctx, b.Stat, h, length, offset, fn, withHint(mapErr(err)))
 }
 
 // Stat implements backend.Backend with one metadata GET.
@@ -131,14 +103,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 // listed; names that do not name a valid object of type t are skipped.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: t})
-		if errors.Is(err, backend.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(fi)
+		return objectstore.ListConfig(ctx, b.Stat, fn)
 	}
 	if err := (backend.Handle{Type: t, Name: "x"}).Valid(); err != nil {
 		return err

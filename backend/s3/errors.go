@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/minio/minio-go/v7"
 
@@ -85,19 +84,7 @@ func responseSentinel(er minio.ErrorResponse) error {
 	case er.Code == minio.InvalidRange:
 		return backend.ErrShortRead
 	}
-	switch s := er.StatusCode; {
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return backend.ErrAccessDenied
-	case s == http.StatusNotFound:
-		return backend.ErrNotFound
-	case s == http.StatusRequestedRangeNotSatisfiable:
-		return backend.ErrShortRead
-	case s == http.StatusInsufficientStorage:
-		return backend.ErrNoSpace
-	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		return backend.ErrTransient
-	}
-	return nil
+	return objectstore.StatusSentinel(er.StatusCode)
 }
 
 // describe renders an error response as "Code: message (HTTP 404)".

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,18 +20,9 @@ func (b *Backend) key(h backend.Handle) string { return b.prefix + backend.Path(
 // (never ReadAt, which a wrapper of a seekable source may not override), so
 // cancelling ctx stops the upload at the next read.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
-	if err := h.Valid(); err != nil {
+	size, err := objectstore.SaveSize(ctx, h, rd)
+	if err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := rd.Rewind(); err != nil {
-		return fmt.Errorf("save %s: rewind source: %w", h, err)
-	}
-	size := rd.Length()
-	if size < 0 {
-		return fmt.Errorf("save %s: source has negative length %d", h, size)
 	}
 	if size > maxObjectSize {
 		return fmt.Errorf("save %s: %w: %d bytes is over S3's 5 TiB object limit", h, backend.ErrNoSpace, size)
@@ -63,14 +53,8 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 // to fn yields exactly the requested bytes; a body cut short by the network
 // fails with an error wrapping backend.ErrTransient.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
-	if err := h.Valid(); err != nil {
+	if err := objectstore.CheckLoad(ctx, h, length, offset); err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if length < 0 || offset < 0 {
-		return fmt.Errorf("load %s: %w: negative range", h, backend.ErrInvalidHandle)
 	}
 	var opts minio.GetObjectOptions
 	if length > 0 || offset > 0 {
@@ -91,29 +75,18 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	if info.Size < 0 { // no Content-Length: trust the body's end
 		return fn(&objectstore.Body{Ctx: ctx, R: body, Left: math.MaxInt64, Handle: h, MapErr: mapErr, Unsized: true})
 	}
-	if length > 0 && info.Size != int64(length) {
-		return fmt.Errorf("load %s: %w: want %d bytes at %d, got %d", h, backend.ErrShortRead, length, offset, info.Size)
+	if err := objectstore.CheckLength(h, length, offset, info.Size); err != nil {
+		return err
 	}
 	return fn(&objectstore.Body{Ctx: ctx, R: body, Left: info.Size, Handle: h, MapErr: mapErr})
 }
 
-// loadFailed maps a failed GET. An unsatisfiable open-ended range is an
-// empty read when the offset is exactly the object's size.
+// loadFailed maps a failed GET; see objectstore.ReadFailed.
 func (b *Backend) loadFailed(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	err = b.withHint(mapErr(err))
-	if errors.Is(err, backend.ErrShortRead) && length == 0 {
-		fi, serr := b.Stat(ctx, h)
-		if serr == nil && fi.Size == offset {
-			return fn(bytes.NewReader(nil))
-		}
-		if serr == nil {
-			return fmt.Errorf("load %s: %w: offset %d beyond %d bytes", h, backend.ErrShortRead, offset, fi.Size)
-		}
-	}
-	return fmt.Errorf("load %s: %w", h, err)
+	return objectstore.ReadFailed(ctx, b.Stat, h, length, offset, fn, b.withHint(mapErr(err)))
 }
 
 // Stat implements backend.Backend with a HEAD request. A HEAD answer has
@@ -160,14 +133,7 @@ func (b *Backend) confirmMissing(ctx context.Context, h backend.Handle, notFound
 // as folder markers) are skipped.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: t})
-		if errors.Is(err, backend.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(fi)
+		return objectstore.ListConfig(ctx, b.Stat, fn)
 	}
 	if err := (backend.Handle{Type: t, Name: "x"}).Valid(); err != nil {
 		return err

@@ -82,22 +82,10 @@ func Create(ctx context.Context, cfg Config, createBucket bool) (*Backend, error
 }
 
 func (b *Backend) prepare(ctx context.Context, createBucket bool) error {
-	keys, err := b.firstKeys(ctx, 100)
-	if errors.Is(err, backend.ErrNotFound) {
-		if !createBucket {
-			return fmt.Errorf("%w (bucket %q does not exist; create it, or ask cairn to)", err, b.cfg.Bucket)
-		}
-		return b.makeBucket(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if !objectstore.RepositoryTopLevel(k) {
-			return fmt.Errorf("%w: found %q; choose an empty prefix or a new one", ErrNotEmpty, b.prefix+k)
-		}
-	}
-	return nil
+	return objectstore.Preparation{
+		List: b.firstKeys, Make: b.makeBucket, MakeBucket: createBucket,
+		Bucket: fmt.Sprintf("bucket %q", b.cfg.Bucket), Prefix: b.prefix, NotEmpty: ErrNotEmpty,
+	}.Run(ctx)
 }
 
 func (b *Backend) makeBucket(ctx context.Context) error {
