@@ -25,7 +25,8 @@ import (
 
 // Location is one place a repository lives.
 type Location struct {
-	// Addr is a path, or s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX].
+	// Addr is a path, s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX],
+	// azure:ACCOUNT/CONTAINER[/PREFIX] or gs:BUCKET[/PREFIX].
 	Addr string
 	// Priority orders several locations: lower is read and written first.
 	Priority int
@@ -33,6 +34,9 @@ type Location struct {
 	Enabled bool
 	// S3 holds the configuration file's options of an s3: location.
 	S3 *config.S3
+	// Azure and GCS hold the options of azure: and gs: locations.
+	Azure *config.Azure
+	GCS   *config.GCS
 }
 
 // Secret says where the password or key comes from; the first field set
@@ -94,7 +98,7 @@ type Opener struct {
 	opts Options
 
 	mu       sync.Mutex
-	counters []*counted.Backend
+	counters []locationCounter
 	multi    *multi.Backend
 	repoID   repo.ID // of a multi-location repository, once opened
 }
@@ -114,7 +118,7 @@ func New(opts Options) *Opener {
 // repository block, in priority order.
 func FromConfig(r config.Repository) (locs []Location, minCopies, maxCopies int) {
 	for _, l := range r.Locations {
-		locs = append(locs, Location{Addr: l.URL, Priority: l.Priority, Enabled: l.IsEnabled(), S3: l.S3})
+		locs = append(locs, Location{Addr: l.URL, Priority: l.Priority, Enabled: l.IsEnabled(), S3: l.S3, Azure: l.Azure, GCS: l.GCS})
 	}
 	sortLocations(locs)
 	return locs, r.MinCopies, r.MaxCopies
@@ -260,15 +264,7 @@ func (o *Opener) Requests() counted.Stats {
 	defer o.mu.Unlock()
 	var total counted.Stats
 	for _, c := range o.counters {
-		s := c.Stats()
-		total.Put += s.Put
-		total.Get += s.Get
-		total.Head += s.Head
-		total.List += s.List
-		total.Delete += s.Delete
-		total.BytesUp += s.BytesUp
-		total.BytesDown += s.BytesDown
-		total.ListPages += s.ListPages
+		total = total.Add(c.Stats())
 	}
 	return total
 }

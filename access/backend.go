@@ -16,8 +16,6 @@ import (
 	"github.com/cairnbackup/cairn/backend/local"
 	"github.com/cairnbackup/cairn/backend/multi"
 	"github.com/cairnbackup/cairn/backend/retry"
-	"github.com/cairnbackup/cairn/backend/s3"
-	"github.com/cairnbackup/cairn/config"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -67,26 +65,17 @@ func (o *Opener) openCounted(ctx context.Context, l Location, create, createBuck
 	}
 	c := counted.New(be)
 	o.mu.Lock()
-	o.counters = append(o.counters, c)
+	o.counters = append(o.counters, locationCounter{name: l.Addr, Backend: c})
 	o.mu.Unlock()
 	return c, nil
 }
 
-// openStore opens one location; S3 is wrapped to retry within ro's budget.
+// openStore opens one location; an object store is wrapped to retry
+// within ro's budget.
 func (o *Opener) openStore(ctx context.Context, l Location, create, createBucket bool, ro retry.Options) (backend.Backend, error) {
 	addr := l.Addr
-	if strings.HasPrefix(addr, "s3:") {
-		cfg, err := s3.ParseAddress(addr)
-		if err != nil {
-			return nil, err
-		}
-		applyS3Options(&cfg, l.S3)
-		var be *s3.Backend
-		if create {
-			be, err = s3.Create(ctx, cfg, createBucket)
-		} else {
-			be, err = s3.Open(ctx, cfg)
-		}
+	if open := remoteOpener(l); open != nil {
+		be, err := open(ctx, create, createBucket)
 		if errors.Is(err, backend.ErrNotFound) && !create {
 			return nil, fmt.Errorf("%w at %s: %v", repo.ErrNoRepository, addr, err)
 		}
@@ -104,23 +93,6 @@ func (o *Opener) openStore(ctx context.Context, l Location, create, createBucket
 		return nil, fmt.Errorf("%w at %s: the folder does not exist; create a repository with `cairn init`", repo.ErrNoRepository, addr)
 	}
 	return be, err
-}
-
-// applyS3Options copies a configuration file's S3 options into cfg.
-func applyS3Options(cfg *s3.Config, c *config.S3) {
-	if c == nil {
-		return
-	}
-	cfg.Region = c.Region
-	if c.PathStyle != nil {
-		cfg.Lookup = s3.LookupVirtual
-		if *c.PathStyle {
-			cfg.Lookup = s3.LookupPath
-		}
-	}
-	cfg.CACertFile = c.CAFile
-	cfg.AccessKey, cfg.SecretKey = c.AccessKeyID, c.SecretAccessKey
-	cfg.Profile = c.Profile
 }
 
 // openMulti opens every location. A location that cannot be reached (or,

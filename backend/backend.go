@@ -1,5 +1,6 @@
 // Package backend defines where a repository's objects live: one small
-// interface, implemented by local directories, S3-compatible stores and an
+// interface, implemented by local directories, object stores (S3-compatible
+// stores, Azure Blob Storage, Google Cloud Storage) and an
 // in-memory store for tests, and decorated by retry and multi-location
 // wrappers.
 //
@@ -88,8 +89,8 @@ type FileInfo struct {
 // Backend stores a repository's objects. Implementations are safe for
 // concurrent use by many goroutines.
 type Backend interface {
-	// Location describes where the objects live, for messages: a path or an
-	// s3: address. It never holds a secret.
+	// Location describes where the objects live, for messages: a path, or
+	// an s3:, azure: or gs: address. It never holds a secret.
 	Location() string
 
 	// Save stores rd's bytes under h atomically: readers see either no object

@@ -96,7 +96,8 @@ type Repository struct {
 
 // Location is one place the repository lives.
 type Location struct {
-	// URL is a path or an s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] address.
+	// URL is a path, an s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] address,
+	// an azure:ACCOUNT/CONTAINER[/PREFIX] or a gs:BUCKET[/PREFIX] address.
 	URL string `yaml:"url"`
 	// Priority orders locations: lower is read and written first.
 	Priority int `yaml:"priority,omitempty"`
@@ -104,6 +105,9 @@ type Location struct {
 	Enabled *bool `yaml:"enabled,omitempty"`
 	// S3 holds options for s3: locations.
 	S3 *S3 `yaml:"s3,omitempty"`
+	// Azure and GCS hold options for azure: and gs: locations.
+	Azure *Azure `yaml:"azure,omitempty"`
+	GCS   *GCS   `yaml:"gcs,omitempty"`
 }
 
 // IsEnabled reports whether the location takes part (the default).
@@ -296,12 +300,13 @@ func (r *Repository) resolve(abs func(*string)) {
 	abs(&r.KeyFile)
 	for i := range r.Locations {
 		l := &r.Locations[i]
-		if !strings.Contains(l.URL, ":") {
+		if !IsRemote(l.URL) {
 			abs(&l.URL)
 		}
 		if l.S3 != nil {
 			abs(&l.S3.CAFile)
 		}
+		l.resolveCloud(abs)
 	}
 }
 

@@ -186,6 +186,9 @@ func (r *Repository) validate(base string) error {
 		case l.S3 != nil && (l.S3.AccessKeyID == "") != (l.S3.SecretAccessKey == ""):
 			return invalid(at+".s3", "location %q: access_key_id and secret_access_key go together", l.URL)
 		}
+		if err := l.validateCloud(at); err != nil {
+			return err
+		}
 		urls[l.URL] = true
 		if l.IsEnabled() {
 			enabled++

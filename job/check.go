@@ -57,6 +57,13 @@ func (rn *Runner) check(ctx context.Context, j *config.Job, o *access.Opener, re
 	if err != nil {
 		return err
 	}
+	opts.Job, opts.Host, opts.Logger = j.Name, res.Host, rn.logger()
+	if j.Limits != nil && j.Limits.CPUs > 0 {
+		opts.Workers = max(2, j.Limits.CPUs)
+	}
+	if j.Check.AllLocations && len(o.Locations()) > 1 {
+		return rn.checkLocations(ctx, o, opts, res)
+	}
 	r, mirrors, failed, err := o.OpenWithMirrors(ctx)
 	if err != nil {
 		return err
@@ -70,10 +77,6 @@ func (rn *Runner) check(ctx context.Context, j *config.Job, o *access.Opener, re
 		rn.logger().Warn(fmt.Sprintf("location %s cannot be opened, so it is not asked for good copies: %v", addr, err))
 	}
 	res.Repository = r.Location()
-	opts.Job, opts.Host, opts.Logger = j.Name, res.Host, rn.logger()
-	if j.Limits != nil && j.Limits.CPUs > 0 {
-		opts.Workers = max(2, j.Limits.CPUs)
-	}
 	rep, err := check.Run(ctx, r, opts)
 	res.Record = rep.Record
 	res.Check = &CheckResult{HistoryEntry: check.Summarize(rep), Report: rep}
@@ -85,6 +88,38 @@ func (rn *Runner) check(ctx context.Context, j *config.Job, o *access.Opener, re
 		return DamageError(rep)
 	}
 	return nil
+}
+
+// LocationVerdict is what checking one location found, in a result.
+type LocationVerdict struct {
+	Location string `json:"location"`
+	Sound    bool   `json:"sound"`
+	Problems int    `json:"problems,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// checkLocations checks each location on its own (the check block's
+// all_locations).
+func (rn *Runner) checkLocations(ctx context.Context, o *access.Opener, opts check.Options, res *Result) error {
+	results, err := CheckLocations(ctx, o, opts, LocationsOptions{Warn: func(msg string) { rn.logger().Warn(msg) }})
+	for _, l := range results {
+		v := LocationVerdict{Location: l.Location, Sound: l.Sound(), Error: l.Error}
+		if l.Report != nil {
+			v.Problems = len(l.Report.Problems)
+			if res.Check == nil {
+				res.Repository, res.Record = l.Location, l.Report.Record
+				res.Check = &CheckResult{HistoryEntry: check.Summarize(l.Report), Report: l.Report}
+			}
+			if l.Report.Damaged() {
+				res.Outcome = repo.OutcomeDamaged
+			}
+		}
+		res.Locations = append(res.Locations, v)
+	}
+	if err != nil {
+		return err
+	}
+	return LocationsError(results)
 }
 
 // DamageError says how much damage a check found, and what to do.

@@ -94,6 +94,8 @@ type Result struct {
 	Forget     *ForgetResult `json:"forget,omitempty"`
 	Prune      *PruneResult  `json:"prune,omitempty"`
 	Check      *CheckResult  `json:"check,omitempty"`
+	// Locations are the verdicts of a check of every location.
+	Locations []LocationVerdict `json:"locations,omitempty"`
 
 	Requests access.RequestStats `json:"requests"`
 	// Record is the history record of the run (zero when it could not be

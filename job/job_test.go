@@ -317,3 +317,47 @@ func TestCancelledRunIsInterrupted(t *testing.T) {
 		t.Errorf("outcome %q (%v)", res.Outcome, res.Err)
 	}
 }
+
+// A check block with all_locations checks each location on its own, and
+// names the damaged one.
+func TestCheckAllLocations(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	os.WriteFile(key, []byte(strings.Repeat("ab", 32)), 0o600)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o700)
+	os.WriteFile(filepath.Join(src, "a"), []byte("some data\n"), 0o600)
+	one, two := filepath.Join(dir, "one"), filepath.Join(dir, "two")
+	opts := func(*config.Job) access.Options {
+		return access.Options{Locations: []access.Location{{Addr: one, Enabled: true}, {Addr: two, Priority: 1, Enabled: true}},
+			Secret: access.Secret{KeyFile: key}, CacheDir: filepath.Join(dir, "cache")}
+	}
+	r, _, err := access.New(opts(nil)).Init(ctx, access.InitOptions{Compression: repo.NewRepositoryCompression, PackSize: repo.DefaultPackSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	rn := &job.Runner{Access: opts, Host: "web1"}
+	j := &config.Job{Name: "etc", Sources: []string{src}, Check: &config.Check{Schedule: "@daily", ReadData: "all", AllLocations: true}}
+	if res := rn.Backup(ctx, j); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	res := rn.Check(ctx, j)
+	if res.Err != nil || len(res.Locations) != 2 || !res.Locations[0].Sound || !res.Locations[1].Sound {
+		t.Fatalf("check of two sound locations: %+v %v", res.Locations, res.Err)
+	}
+	filepath.WalkDir(filepath.Join(two, "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			b[len(b)/2] ^= 1
+			os.Chmod(p, 0o600)
+			os.WriteFile(p, b, 0o600)
+		}
+		return nil
+	})
+	res = rn.Check(ctx, j)
+	if res.Outcome != repo.OutcomeDamaged || len(res.Locations) != 2 || !res.Locations[0].Sound || res.Locations[1].Sound ||
+		!strings.Contains(res.Error, two+" is damaged") {
+		t.Errorf("check with a damaged second location: %s, %+v, %v", res.Outcome, res.Locations, res.Err)
+	}
+}

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, the layering check, unit and
-# end-to-end tests with the race detector, against a real S3-compatible
-# server that this script starts (and stops when it ends).
+# end-to-end tests with the race detector, against real servers that this
+# script starts (and stops when it ends): an S3-compatible server, Azurite
+# (Azure Blob Storage) and fake-gcs-server (Google Cloud Storage).
 #
 #   CAIRN_S3_SCRIPTS  folder holding start-s3.sh/stop-s3.sh (default ../shared/s3)
-#   CAIRN_SKIP_S3=1   run without S3 (local use only: S3 tests then skip loudly)
+#   CAIRN_SKIP_S3=1, CAIRN_SKIP_AZURE=1, CAIRN_SKIP_GCS=1
+#                     run without that server (local use only: its tests
+#                     then skip loudly)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+stops=()
+stop_servers() {
+  local s
+  for s in "${stops[@]}"; do "$s" >/dev/null 2>&1 || true; done
+}
+trap stop_servers EXIT
 
 if [ "${CAIRN_SKIP_S3:-}" != 1 ]; then
   s3=${CAIRN_S3_SCRIPTS:-../shared/s3}
@@ -14,8 +24,16 @@ if [ "${CAIRN_SKIP_S3:-}" != 1 ]; then
     echo "test: no S3 server scripts at $s3; set CAIRN_S3_SCRIPTS, or CAIRN_SKIP_S3=1 to skip the S3 tests" >&2
     exit 1
   fi
+  stops+=("$s3/stop-s3.sh")
   eval "$("$s3/start-s3.sh")"
-  trap '"$s3/stop-s3.sh" >/dev/null 2>&1 || true' EXIT
+fi
+if [ "${CAIRN_SKIP_AZURE:-}" != 1 ]; then
+  stops+=(scripts/stop-azurite.sh)
+  eval "$(scripts/start-azurite.sh)"
+fi
+if [ "${CAIRN_SKIP_GCS:-}" != 1 ]; then
+  stops+=(scripts/stop-fake-gcs.sh)
+  eval "$(scripts/start-fake-gcs.sh)"
 fi
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -9,8 +9,8 @@
 // attempt, which is what the store bills; above retry it counts logical
 // operations. A backend's own finer counts (an S3 List is one request per
 // page of 1000 keys, an S3 Remove is a HEAD and a DELETE) are not seen here,
-// except list pages, which Stats reports when a backend below offers them
-// (see PageCounter).
+// except list pages and throttling answers, which Stats reports when a
+// backend below offers them (see PageCounter and ThrottleCounter).
 package counted
 
 import (
@@ -29,6 +29,13 @@ type PageCounter interface {
 	ListPages() int64
 }
 
+// ThrottleCounter is implemented by backends that count the answers that
+// asked them to slow down (HTTP 429 and 503 from S3, Azure and GCS), which
+// backend/retry retries with backoff.
+type ThrottleCounter interface {
+	Throttled() int64
+}
+
 // Stats are request and byte counts.
 type Stats struct {
 	Put       int64 `json:"put"`
@@ -42,6 +49,10 @@ type Stats struct {
 	// below, when it is a PageCounter; it counts since that backend was
 	// made, not since the decorator was.
 	ListPages int64 `json:"list_pages,omitempty"`
+	// Throttled is the number of throttling answers the backend below
+	// received (each was retried), when it is a ThrottleCounter; it counts
+	// since that backend was made.
+	Throttled int64 `json:"throttled,omitempty"`
 }
 
 // Requests returns the total number of requests counted.
@@ -53,7 +64,7 @@ func (s Stats) Sub(earlier Stats) Stats {
 		Put: s.Put - earlier.Put, Get: s.Get - earlier.Get, Head: s.Head - earlier.Head,
 		List: s.List - earlier.List, Delete: s.Delete - earlier.Delete,
 		BytesUp: s.BytesUp - earlier.BytesUp, BytesDown: s.BytesDown - earlier.BytesDown,
-		ListPages: s.ListPages - earlier.ListPages,
+		ListPages: s.ListPages - earlier.ListPages, Throttled: s.Throttled - earlier.Throttled,
 	}
 }
 
@@ -64,8 +75,12 @@ func (s Stats) String() string {
 	if s.ListPages > 0 {
 		list += fmt.Sprintf(" (%d pages)", s.ListPages)
 	}
-	return fmt.Sprintf("%d PUT, %d GET, %d HEAD, %s, %d DELETE, %s up, %s down",
+	out := fmt.Sprintf("%d PUT, %d GET, %d HEAD, %s, %d DELETE, %s up, %s down",
 		s.Put, s.Get, s.Head, list, s.Delete, FormatBytes(s.BytesUp), FormatBytes(s.BytesDown))
+	if s.Throttled > 0 {
+		out += fmt.Sprintf(", %d throttled (retried)", s.Throttled)
+	}
+	return out
 }
 
 // FormatBytes renders a byte count with binary units and one decimal:
@@ -109,25 +124,38 @@ func (b *Backend) Stats() Stats {
 		Put: b.put.Load(), Get: b.get.Load(), Head: b.head.Load(), List: b.list.Load(),
 		Delete: b.del.Load(), BytesUp: b.up.Load(), BytesDown: b.down.Load(),
 	}
-	if pc := findPageCounter(b.Backend); pc != nil {
+	if pc, ok := find[PageCounter](b.Backend); ok {
 		s.ListPages = pc.ListPages()
+	}
+	if tc, ok := find[ThrottleCounter](b.Backend); ok {
+		s.Throttled = tc.Throttled()
 	}
 	return s
 }
 
-// findPageCounter looks for a PageCounter down the chain of decorators.
-func findPageCounter(be backend.Backend) PageCounter {
+// Add returns the sum of two counts.
+func (s Stats) Add(o Stats) Stats {
+	return Stats{
+		Put: s.Put + o.Put, Get: s.Get + o.Get, Head: s.Head + o.Head, List: s.List + o.List,
+		Delete: s.Delete + o.Delete, BytesUp: s.BytesUp + o.BytesUp, BytesDown: s.BytesDown + o.BytesDown,
+		ListPages: s.ListPages + o.ListPages, Throttled: s.Throttled + o.Throttled,
+	}
+}
+
+// find looks for a backend implementing T down the chain of decorators.
+func find[T any](be backend.Backend) (T, bool) {
 	for be != nil {
-		if pc, ok := be.(PageCounter); ok {
-			return pc
+		if v, ok := be.(T); ok {
+			return v, true
 		}
 		u, ok := be.(backend.Unwrapper)
 		if !ok {
-			return nil
+			break
 		}
 		be = u.Unwrap()
 	}
-	return nil
+	var zero T
+	return zero, false
 }
 
 // Save implements backend.Backend.

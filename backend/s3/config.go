@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/cairnbackup/cairn/backend/objectstore"
 )
 
 // BucketLookup chooses how the bucket is named in requests: in the path
@@ -239,17 +241,8 @@ func (c Config) checkBucketAndPrefix() error {
 	if c.Prefix == "" {
 		return nil
 	}
-	for _, seg := range strings.Split(c.Prefix, "/") {
-		switch {
-		case seg == "":
-			return fmt.Errorf("%w: prefix %q has an empty path segment (a leading, trailing or doubled slash)", ErrBadAddress, c.Prefix)
-		case seg == "." || seg == "..":
-			return fmt.Errorf("%w: prefix %q has a %q segment", ErrBadAddress, c.Prefix, seg)
-		case strings.ContainsAny(seg, "\\\x00"):
-			return fmt.Errorf("%w: prefix %q has a backslash or NUL", ErrBadAddress, c.Prefix)
-		case len(seg) > 255:
-			return fmt.Errorf("%w: prefix %q has a segment longer than 255 bytes", ErrBadAddress, c.Prefix)
-		}
+	if msg := objectstore.CheckPrefix(c.Prefix); msg != "" {
+		return fmt.Errorf("%w: prefix %q %s", ErrBadAddress, c.Prefix, msg)
 	}
 	return nil
 }

@@ -2,18 +2,13 @@ package s3
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"syscall"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/objectstore"
 )
 
 // Errors of this package; failures of the store itself map onto the
@@ -68,7 +63,7 @@ func mapErr(err error) error {
 		}
 		return fmt.Errorf("s3: %s", describe(er))
 	}
-	if transientNetErr(err) {
+	if objectstore.TransientNetErr(err) {
 		return fmt.Errorf("%w: %v", backend.ErrTransient, err)
 	}
 	return err
@@ -89,19 +84,7 @@ func responseSentinel(er minio.ErrorResponse) error {
 	case er.Code == minio.InvalidRange:
 		return backend.ErrShortRead
 	}
-	switch s := er.StatusCode; {
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return backend.ErrAccessDenied
-	case s == http.StatusNotFound:
-		return backend.ErrNotFound
-	case s == http.StatusRequestedRangeNotSatisfiable:
-		return backend.ErrShortRead
-	case s == http.StatusInsufficientStorage:
-		return backend.ErrNoSpace
-	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		return backend.ErrTransient
-	}
-	return nil
+	return objectstore.StatusSentinel(er.StatusCode)
 }
 
 // describe renders an error response as "Code: message (HTTP 404)".
@@ -115,38 +98,4 @@ func describe(er minio.ErrorResponse) string {
 		s += fmt.Sprintf(" (HTTP %d)", er.StatusCode)
 	}
 	return s
-}
-
-// transientNetErr reports network failures worth retrying: resets, refused
-// connections, timeouts and bodies cut short. Certificate and protocol
-// errors and unknown host names are permanent.
-func transientNetErr(err error) bool {
-	var (
-		unknownCA x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		verify    *tls.CertificateVerificationError
-		record    tls.RecordHeaderError
-		dnsErr    *net.DNSError
-		netErr    net.Error
-		opErr     *net.OpError
-	)
-	switch {
-	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid),
-		errors.As(err, &verify), errors.As(err, &record):
-		return false
-	case errors.As(err, &dnsErr):
-		return dnsErr.IsTimeout || dnsErr.IsTemporary
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.ENETDOWN):
-		return true
-	case errors.As(err, &netErr) && netErr.Timeout():
-		return true
-	case errors.As(err, &opErr):
-		return true
-	}
-	return false
 }

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/objectstore"
 )
 
 func (b *Backend) key(h backend.Handle) string { return b.prefix + backend.Path(h) }
@@ -20,23 +20,14 @@ func (b *Backend) key(h backend.Handle) string { return b.prefix + backend.Path(
 // (never ReadAt, which a wrapper of a seekable source may not override), so
 // cancelling ctx stops the upload at the next read.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
-	if err := h.Valid(); err != nil {
+	size, err := objectstore.SaveSize(ctx, h, rd)
+	if err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := rd.Rewind(); err != nil {
-		return fmt.Errorf("save %s: rewind source: %w", h, err)
-	}
-	size := rd.Length()
-	if size < 0 {
-		return fmt.Errorf("save %s: source has negative length %d", h, size)
 	}
 	if size > maxObjectSize {
 		return fmt.Errorf("save %s: %w: %d bytes is over S3's 5 TiB object limit", h, backend.ErrNoSpace, size)
 	}
-	src := &ctxReader{ctx: ctx, r: rd}
+	src := objectstore.NewSource(ctx, rd, size)
 	opts := minio.PutObjectOptions{
 		ContentType:      "application/octet-stream",
 		PartSize:         uint64(b.cfg.partSize()),
@@ -47,58 +38,23 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 		if ctx.Err() != nil {
 			return fmt.Errorf("save %s: %w", h, ctx.Err())
 		}
-		if src.err != nil {
-			return fmt.Errorf("save %s: read source: %w", h, src.err)
-		}
-		if src.eof && src.n != size {
-			return fmt.Errorf("save %s: source ended after %d bytes, says it has %d", h, src.n, size)
+		if src.Err != nil {
+			return fmt.Errorf("save %s: read source: %w", h, src.Err)
 		}
 		return fmt.Errorf("save %s: %w", h, b.withHint(mapErr(err)))
 	}
-	if info.Size != size || src.n != size {
-		return fmt.Errorf("save %s: stored %d bytes, read %d, source says %d", h, info.Size, src.n, size)
+	if info.Size != size || src.N != size {
+		return fmt.Errorf("save %s: stored %d bytes, read %d, source says %d", h, info.Size, src.N, size)
 	}
 	return nil
-}
-
-// ctxReader stops reading once ctx is done and remembers its source's
-// failure, so it is reported as such rather than as a network error.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-	n   int64
-	err error
-	eof bool
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		c.err = err
-		return 0, err
-	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	switch {
-	case err == io.EOF:
-		c.eof = true
-	case err != nil:
-		c.err = err
-	}
-	return n, err
 }
 
 // Load implements backend.Backend with one (ranged) GET. The reader passed
 // to fn yields exactly the requested bytes; a body cut short by the network
 // fails with an error wrapping backend.ErrTransient.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
-	if err := h.Valid(); err != nil {
+	if err := objectstore.CheckLoad(ctx, h, length, offset); err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if length < 0 || offset < 0 {
-		return fmt.Errorf("load %s: %w: negative range", h, backend.ErrInvalidHandle)
 	}
 	var opts minio.GetObjectOptions
 	if length > 0 || offset > 0 {
@@ -117,63 +73,20 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	}
 	defer body.Close()
 	if info.Size < 0 { // no Content-Length: trust the body's end
-		return fn(&bodyReader{ctx: ctx, r: body, left: math.MaxInt64, h: h, unsized: true})
+		return fn(&objectstore.Body{Ctx: ctx, R: body, Left: math.MaxInt64, Handle: h, MapErr: mapErr, Unsized: true})
 	}
-	if length > 0 && info.Size != int64(length) {
-		return fmt.Errorf("load %s: %w: want %d bytes at %d, got %d", h, backend.ErrShortRead, length, offset, info.Size)
+	if err := objectstore.CheckLength(h, length, offset, info.Size); err != nil {
+		return err
 	}
-	return fn(&bodyReader{ctx: ctx, r: body, left: info.Size, h: h})
+	return fn(&objectstore.Body{Ctx: ctx, R: body, Left: info.Size, Handle: h, MapErr: mapErr})
 }
 
-// loadFailed maps a failed GET. An unsatisfiable open-ended range is an
-// empty read when the offset is exactly the object's size.
+// loadFailed maps a failed GET; see objectstore.ReadFailed.
 func (b *Backend) loadFailed(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	err = b.withHint(mapErr(err))
-	if errors.Is(err, backend.ErrShortRead) && length == 0 {
-		fi, serr := b.Stat(ctx, h)
-		if serr == nil && fi.Size == offset {
-			return fn(bytes.NewReader(nil))
-		}
-		if serr == nil {
-			return fmt.Errorf("load %s: %w: offset %d beyond %d bytes", h, backend.ErrShortRead, offset, fi.Size)
-		}
-	}
-	return fmt.Errorf("load %s: %w", h, err)
-}
-
-// bodyReader yields exactly left bytes of a response body, unless the
-// length is unknown (unsized).
-type bodyReader struct {
-	ctx     context.Context
-	r       io.Reader
-	left    int64
-	h       backend.Handle
-	unsized bool
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	if r.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > r.left {
-		p = p[:r.left]
-	}
-	n, err := r.r.Read(p)
-	r.left -= int64(n)
-	switch {
-	case err == io.EOF && r.left > 0 && !r.unsized:
-		return n, fmt.Errorf("load %s: %w: body ended %d bytes early", r.h, backend.ErrTransient, r.left)
-	case err == io.EOF:
-		return n, io.EOF
-	case err != nil && r.ctx.Err() != nil:
-		return n, r.ctx.Err()
-	case err != nil:
-		return n, fmt.Errorf("load %s: %w", r.h, mapErr(err))
-	}
-	return n, nil
+	return objectstore.ReadFailed(ctx, b.Stat, h, length, offset, fn, b.withHint(mapErr(err)))
 }
 
 // Stat implements backend.Backend with a HEAD request. A HEAD answer has
@@ -220,14 +133,7 @@ func (b *Backend) confirmMissing(ctx context.Context, h backend.Handle, notFound
 // as folder markers) are skipped.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: t})
-		if errors.Is(err, backend.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(fi)
+		return objectstore.ListConfig(ctx, b.Stat, fn)
 	}
 	if err := (backend.Handle{Type: t, Name: "x"}).Valid(); err != nil {
 		return err
@@ -244,7 +150,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 			}
 			return fmt.Errorf("list %s: %w", t, b.withHint(mapErr(obj.Err)))
 		}
-		name, ok := objectName(t, strings.TrimPrefix(obj.Key, dir))
+		name, ok := objectstore.ObjectName(t, strings.TrimPrefix(obj.Key, dir))
 		if !ok {
 			continue
 		}
@@ -253,24 +159,6 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		}
 	}
 	return ctx.Err()
-}
-
-// objectName returns the name of the object of type t at rel, a key
-// relative to the type's folder, if rel is where backend.Path puts it.
-func objectName(t backend.FileType, rel string) (string, bool) {
-	name := rel
-	if t == backend.PackFile {
-		dir, n, ok := strings.Cut(rel, "/")
-		if !ok || len(n) < 2 || n[:2] != dir {
-			return "", false
-		}
-		name = n
-	}
-	h := backend.Handle{Type: t, Name: name}
-	if h.Valid() != nil || backend.Path(h) != string(t)+"/"+rel {
-		return "", false
-	}
-	return name, true
 }
 
 // Remove implements backend.Backend. S3 answers a DELETE of a missing key

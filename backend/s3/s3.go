@@ -25,12 +25,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/objectstore"
 )
 
 // Backend is a repository under a bucket prefix. It is safe for concurrent
@@ -41,7 +41,7 @@ type Backend struct {
 	transport *http.Transport
 	prefix    string // "" or the prefix with a trailing slash
 	anonymous bool   // no credentials were found
-	requests  requestCounter
+	requests  objectstore.Counter
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -82,22 +82,10 @@ func Create(ctx context.Context, cfg Config, createBucket bool) (*Backend, error
 }
 
 func (b *Backend) prepare(ctx context.Context, createBucket bool) error {
-	keys, err := b.firstKeys(ctx, 100)
-	if errors.Is(err, backend.ErrNotFound) {
-		if !createBucket {
-			return fmt.Errorf("%w (bucket %q does not exist; create it, or ask cairn to)", err, b.cfg.Bucket)
-		}
-		return b.makeBucket(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if !repositoryTopLevel(k) {
-			return fmt.Errorf("%w: found %q; choose an empty prefix or a new one", ErrNotEmpty, b.prefix+k)
-		}
-	}
-	return nil
+	return objectstore.Preparation{
+		List: b.firstKeys, Make: b.makeBucket, MakeBucket: createBucket,
+		Bucket: fmt.Sprintf("bucket %q", b.cfg.Bucket), Prefix: b.prefix, NotEmpty: ErrNotEmpty,
+	}.Run(ctx)
 }
 
 func (b *Backend) makeBucket(ctx context.Context) error {
@@ -135,20 +123,6 @@ func (b *Backend) firstKeys(ctx context.Context, max int) ([]string, error) {
 	return keys, nil
 }
 
-// repositoryTopLevel reports whether a key directly under the prefix can
-// belong to a repository.
-func repositoryTopLevel(key string) bool {
-	if key == string(backend.ConfigFile) {
-		return true
-	}
-	for _, t := range backend.AllTypes[1:] {
-		if key == string(t)+"/" {
-			return true
-		}
-	}
-	return false
-}
-
 func newBackend(cfg Config) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -171,7 +145,7 @@ func newBackend(cfg Config) (*Backend, error) {
 	b.client, err = minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        creds,
 		Secure:       cfg.UseTLS,
-		Transport:    &countingTransport{next: tr, counts: &b.requests},
+		Transport:    &objectstore.Transport{Next: tr, Counts: &b.requests, IsList: isList},
 		Region:       cfg.Region,
 		BucketLookup: lookup,
 		MaxRetries:   1, // no retries here: backend/retry owns the policy
@@ -249,54 +223,22 @@ func (b *Backend) Close() error {
 }
 
 // Requests returns the number of HTTP requests sent so far, by kind.
-func (b *Backend) Requests() Requests { return b.requests.snapshot() }
+func (b *Backend) Requests() Requests { return b.requests.Snapshot() }
 
 // ListPages returns the number of listing pages fetched so far; the
 // backend/counted decorator reports it next to its own counts.
-func (b *Backend) ListPages() int64 { return b.requests.listPages.Load() }
+func (b *Backend) ListPages() int64 { return b.requests.ListPages() }
+
+// Throttled returns the number of answers so far that asked cairn to slow
+// down (HTTP 429 or 503), for backend/counted.
+func (b *Backend) Throttled() int64 { return b.requests.Throttled() }
 
 // Requests counts HTTP requests by method; ListPages counts the GETs that
 // were listing pages (they are included in Get too).
-type Requests struct {
-	Get       int64 `json:"get"`
-	Put       int64 `json:"put"`
-	Post      int64 `json:"post"`
-	Head      int64 `json:"head"`
-	Delete    int64 `json:"delete"`
-	ListPages int64 `json:"list_pages"`
-}
+type Requests = objectstore.Requests
 
-type requestCounter struct {
-	get, put, post, head, del, listPages atomic.Int64
-}
-
-func (c *requestCounter) snapshot() Requests {
-	return Requests{Get: c.get.Load(), Put: c.put.Load(), Post: c.post.Load(),
-		Head: c.head.Load(), Delete: c.del.Load(), ListPages: c.listPages.Load()}
-}
-
-// countingTransport counts requests before handing them on.
-type countingTransport struct {
-	next   http.RoundTripper
-	counts *requestCounter
-}
-
-func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := t.counts
-	switch req.Method {
-	case http.MethodGet:
-		c.get.Add(1)
-		if req.URL.Query().Has("list-type") {
-			c.listPages.Add(1)
-		}
-	case http.MethodPut:
-		c.put.Add(1)
-	case http.MethodPost:
-		c.post.Add(1)
-	case http.MethodHead:
-		c.head.Add(1)
-	case http.MethodDelete:
-		c.del.Add(1)
-	}
-	return t.next.RoundTrip(req)
+// isList reports whether a request fetches a page of a listing
+// (ListObjectsV2).
+func isList(req *http.Request) bool {
+	return req.Method == http.MethodGet && req.URL.Query().Has("list-type")
 }

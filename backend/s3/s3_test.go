@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -15,11 +14,25 @@ import (
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/backendtest"
 	"github.com/cairnbackup/cairn/backend/counted"
-	"github.com/cairnbackup/cairn/backend/retry"
+	"github.com/cairnbackup/cairn/backend/objectstore/storetest"
 	"github.com/cairnbackup/cairn/backend/s3"
 )
 
 var _ counted.PageCounter = (*s3.Backend)(nil)
+
+// TestObjectStore runs the object-store tests against the real server.
+func TestObjectStore(t *testing.T) {
+	base := testConfig(t)
+	storetest.Run(t, func(t *testing.T) backend.Backend {
+		cfg := base
+		cfg.Bucket = newBucket(t, cfg)
+		be, err := s3.Create(context.Background(), cfg, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return be
+	})
+}
 
 // TestConformance runs the backend suite against the real server, each
 // subtest in a fresh bucket; every other one uses a prefix.
@@ -188,67 +201,6 @@ func TestServerDownIsTransient(t *testing.T) {
 	_, err := s3.Open(context.Background(), cfg)
 	if !errors.Is(err, backend.ErrTransient) {
 		t.Fatalf("open with the server down: %v, want ErrTransient", err)
-	}
-}
-
-func TestRangesAndCounters(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Bucket = newBucket(t, cfg)
-	be, err := s3.Create(context.Background(), cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
-	data := []byte("0123456789")
-	h := backend.Handle{Type: backend.IndexFile, Name: strings.Repeat("ef", 32)}
-	if err := be.Save(context.Background(), h, backend.NewByteReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	// An empty read at the very end is allowed, as in the memory backend.
-	err = be.Load(context.Background(), h, 0, 10, func(rd io.Reader) error {
-		b, err := io.ReadAll(rd)
-		if len(b) != 0 {
-			return fmt.Errorf("read %d bytes at the end", len(b))
-		}
-		return err
-	})
-	if err != nil {
-		t.Errorf("empty read at the end: %v", err)
-	}
-	if _, err := backend.LoadRange(context.Background(), be, h, 5, 8); !errors.Is(err, backend.ErrShortRead) {
-		t.Errorf("range past the end: %v, want ErrShortRead", err)
-	}
-	cb := counted.New(be)
-	stack := retry.New(cb, retry.Options{})
-	before := cb.Stats()
-	if err := stack.List(context.Background(), backend.IndexFile, func(backend.FileInfo) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if d := cb.Stats().Sub(before); d.List != 1 || d.ListPages != 1 {
-		t.Errorf("one listing counted as %v, want 1 LIST (1 pages)", d)
-	}
-}
-
-// shortSource claims more bytes than it has.
-type shortSource struct{ *backend.ByteReader }
-
-func (s shortSource) Length() int64 { return s.ByteReader.Length() + 50 }
-
-func TestShortSource(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Bucket = newBucket(t, cfg)
-	be, err := s3.Create(context.Background(), cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
-	h := backend.Handle{Type: backend.LockFile, Name: strings.Repeat("12", 32)}
-	err = be.Save(context.Background(), h, shortSource{backend.NewByteReader(make([]byte, 100))})
-	if err == nil || !strings.Contains(err.Error(), "source ended after 100 bytes") {
-		t.Errorf("save from a short source: %v", err)
-	}
-	if _, err := be.Stat(context.Background(), h); !errors.Is(err, backend.ErrNotFound) {
-		t.Errorf("stat after a short save: %v, want ErrNotFound", err)
 	}
 }
 

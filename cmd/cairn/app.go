@@ -98,7 +98,7 @@ type globalOptions struct {
 func (g *globalOptions) flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "repo", Aliases: []string{"r"}, EnvVars: []string{"CAIRN_REPOSITORY"},
-			Usage: "repository `LOCATION`: a path, or s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX] (default: a local repository in your data folder)"},
+			Usage: "repository `LOCATION`: a path, s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX], azure:ACCOUNT/CONTAINER[/PREFIX] or gs:BUCKET[/PREFIX] (default: a local repository in your data folder)"},
 		&cli.StringFlag{Name: "password-file", EnvVars: []string{"CAIRN_PASSWORD_FILE"}, Usage: "read the password from `FILE`"},
 		&cli.StringFlag{Name: "password-command", EnvVars: []string{"CAIRN_PASSWORD_COMMAND"}, Usage: "run `COMMAND` (with sh -c) and use its output as the password"},
 		&cli.StringFlag{Name: "key-file", EnvVars: []string{"CAIRN_KEY_FILE"}, Usage: "`FILE` holding a key of 64 hex digits, used instead of a password"},

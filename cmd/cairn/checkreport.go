@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/cairnbackup/cairn/backend/counted"
 	"github.com/cairnbackup/cairn/check"
 )
 
 // printCheckReport writes a check's result for people: what was looked
 // at, then every problem with the files it affects and what to do.
-func (g *globalOptions) printCheckReport(rep *check.Report, req counted.Stats) {
+func (g *globalOptions) printCheckReport(rep *check.Report, req requestReport) {
 	st := rep.Structure
 	g.printf("repository %s at %s\n", rep.RepositoryID.Short(), rep.Repository)
 	headers := fmt.Sprintf("%d pack header(s) compared with the index", st.HeadersChecked)

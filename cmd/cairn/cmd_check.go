@@ -13,7 +13,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cairnbackup/cairn/backend/counted"
 	"github.com/cairnbackup/cairn/check"
 	"github.com/cairnbackup/cairn/job"
 	"github.com/cairnbackup/cairn/repo"
@@ -27,6 +26,7 @@ type checkOptions struct {
 	drillSample  string
 	drillTimeout time.Duration
 	report       string
+	allLocations bool
 }
 
 // newCheckCommand builds "cairn check".
@@ -57,8 +57,12 @@ stops the drills after a while.
 Each problem names the object, the fault, the snapshots and files it
 affects and what to do. With several locations (-r A -r B, or the
 configuration), the first is checked and the others are asked for sound
-copies of damaged objects; name one location alone to check it. Results
-are kept for "cairn status". Exits with 1 when anything is damaged.`,
+copies of damaged objects; name one location alone to check it.
+--all-locations checks every location in turn as a repository of its own
+(the data options apply to each), reports per location, and names a
+location holding a sound copy of whatever is damaged in another: a weekly
+test of every place the backups live. Results are kept for "cairn status".
+Exits with 1 when anything is damaged or a location cannot be checked.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "read-data", Destination: &o.readData, Usage: "read and verify every pack"},
 			&cli.StringFlag{Name: "read-data-subset", Destination: &o.subset, Usage: "read part `N/M` of the packs, or `P%` of them (least recently verified first)"},
@@ -67,6 +71,7 @@ are kept for "cairn status". Exits with 1 when anything is damaged.`,
 			&cli.StringFlag{Name: "drill-sample", Destination: &o.drillSample, Usage: "restore only `P%` of each drilled snapshot's files"},
 			&cli.DurationFlag{Name: "drill-timeout", Destination: &o.drillTimeout, Usage: "stop the drills after `DURATION` (e.g. 30m)"},
 			&cli.StringFlag{Name: "report", Destination: &o.report, Usage: "also write the result as JSON to `FILE`"},
+			&cli.BoolFlag{Name: "all-locations", Destination: &o.allLocations, Usage: "check each location of the repository in turn, as a repository of its own"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -117,13 +122,16 @@ func (o checkOptions) options() (check.Options, error) {
 type checkSummary struct {
 	MessageType string `json:"message_type"`
 	*check.Report
-	Requests counted.Stats `json:"requests"`
+	Requests requestReport `json:"requests"`
 }
 
 func runCheck(ctx context.Context, g *globalOptions, o checkOptions, audit *job.Result) error {
 	opts, err := o.options()
 	if err != nil {
 		return err
+	}
+	if o.allLocations {
+		return runCheckAllLocations(ctx, g, o, opts)
 	}
 	r, mirrors, err := g.openCheckedRepo(ctx)
 	if err != nil {
@@ -152,7 +160,7 @@ func runCheck(ctx context.Context, g *globalOptions, o checkOptions, audit *job.
 	if rep.Damaged() {
 		audit.Outcome = repo.OutcomeDamaged
 	}
-	sum := checkSummary{MessageType: "summary", Report: rep, Requests: g.acc.Requests()}
+	sum := checkSummary{MessageType: "summary", Report: rep, Requests: g.requests()}
 	if o.report != "" {
 		if werr := writeJSONFile(o.report, sum); werr != nil && err == nil {
 			err = werr

@@ -145,7 +145,7 @@ func snapshotsToCopy(ctx context.Context, src, dst *repo.Repository, args []stri
 }
 
 func (g *globalOptions) reportCopy(results []copier.Result) {
-	req := g.acc.Requests()
+	req := g.requests()
 	if g.json {
 		g.printJSON(map[string]any{"message_type": "summary", "copied": results, "requests": req})
 		return

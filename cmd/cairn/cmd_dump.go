@@ -41,7 +41,7 @@ With -v the request counts go to standard error.`,
 				return err
 			}
 			if g.verbose {
-				fmt.Fprintf(g.stderr, "storage: %s\n", g.acc.Requests())
+				fmt.Fprintf(g.stderr, "storage: %s\n", g.requests())
 			}
 			return nil
 		},

@@ -138,7 +138,7 @@ func pruneProgress(prog *prune.Progress) progressSource {
 // reportPrune prints the plan and what was done.
 func (g *globalOptions) reportPrune(r *repo.Repository, p *prune.Plan, res prune.Result, opts prune.Options, dry bool, took time.Duration, err error) {
 	if g.json {
-		out := map[string]any{"message_type": "summary", "repository": r.Location(), "dry_run": dry, "plan": p, "requests": g.acc.Requests(), "seconds": took.Seconds()}
+		out := map[string]any{"message_type": "summary", "repository": r.Location(), "dry_run": dry, "plan": p, "requests": g.requests(), "seconds": took.Seconds()}
 		if !dry {
 			out["result"] = res
 		}
@@ -202,7 +202,7 @@ func (g *globalOptions) reportPrune(r *repo.Repository, p *prune.Plan, res prune
 	if !p.Changes() {
 		g.printf("nothing to do\n")
 	}
-	g.printf("storage:  %s\n", g.acc.Requests())
+	g.printf("storage:  %s\n", g.requests())
 }
 
 // printPackPlans lists every pack the plan touches, with its reason.

@@ -86,7 +86,7 @@ func runRepairIndex(ctx context.Context, g *globalOptions, o repairOptions) erro
 		return fmt.Errorf("repair index: %w", err)
 	}
 	if g.json {
-		return g.printJSON(map[string]any{"message_type": "summary", "result": res, "requests": g.acc.Requests()})
+		return g.printJSON(map[string]any{"message_type": "summary", "result": res, "requests": g.requests()})
 	}
 	g.printf("index rebuilt: %d pack(s) (%d header(s) read, %d kept from the old index), %d condemnation(s) kept\n",
 		res.Packs, res.HeadersRead, res.Reused, res.Condemned)
@@ -97,7 +97,7 @@ func runRepairIndex(ctx context.Context, g *globalOptions, o repairOptions) erro
 	if len(res.Dropped) > 0 {
 		g.printf("%d pack(s) the old index named are missing from storage; the files that need them are lost: run `cairn repair snapshots`\n", len(res.Dropped))
 	}
-	g.printf("storage: %s\n", g.acc.Requests())
+	g.printf("storage: %s\n", g.requests())
 	return nil
 }
 
@@ -120,7 +120,7 @@ func runRepairSnapshots(ctx context.Context, g *globalOptions, o repairOptions) 
 		return fmt.Errorf("repair snapshots: %w", err)
 	}
 	if g.json {
-		return g.printJSON(map[string]any{"message_type": "summary", "result": res, "dry_run": o.dryRun, "requests": g.acc.Requests()})
+		return g.printJSON(map[string]any{"message_type": "summary", "result": res, "dry_run": o.dryRun, "requests": g.requests()})
 	}
 	for _, rs := range res.Repaired {
 		g.printRepaired(rs, o.dryRun)

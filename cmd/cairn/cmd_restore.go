@@ -91,7 +91,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 }
 
 func (g *globalOptions) reportRestore(sa *snapshotArg, res restorer.Result, err error) {
-	req := g.acc.Requests()
+	req := g.requests()
 	if g.json {
 		out := map[string]any{"message_type": "summary", "snapshot_id": sa.snap.ID(), "result": res, "requests": req}
 		if err != nil {

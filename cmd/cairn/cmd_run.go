@@ -213,7 +213,7 @@ func (g *globalOptions) reportRun(res *job.Result) {
 			formatBytes(uint64(p.Result.DeletedBytes)), formatBytes(uint64(now)))
 	}
 	if c := res.Check; c != nil && c.Report != nil {
-		g.printCheckReport(c.Report, res.Requests)
+		g.printCheckReport(c.Report, requestReport{Stats: res.Requests})
 	}
 	g.printf("job %s (%s): %s in %s\n", res.Job, res.Kind, res.Outcome, formatDuration(res.Duration()))
 	g.printf("storage:  %s\n", res.Requests)

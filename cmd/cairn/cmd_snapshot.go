@@ -183,7 +183,7 @@ func runWithProgress(ctx context.Context, g *globalOptions, r *repo.Repository, 
 
 func (g *globalOptions) reportSnapshot(res *archiver.Result) {
 	s := res.Snapshot.Summary
-	req := g.acc.Requests()
+	req := g.requests()
 	if g.json {
 		g.printJSON(map[string]any{"message_type": "summary", "snapshot_id": res.ID, "summary": s, "requests": req})
 		return

@@ -132,7 +132,7 @@ func (g *globalOptions) syncTo(ctx context.Context, src, dst backend.Backend, o 
 }
 
 func (g *globalOptions) reportSync(src, dst backend.Backend, res mirror.Result, o syncOptions, err error) {
-	req := g.acc.Requests()
+	req := g.requests()
 	if g.json {
 		out := map[string]any{"message_type": "summary", "from": src.Location(), "to": dst.Location(), "result": res, "requests": req}
 		if err != nil {

@@ -21,7 +21,7 @@ var forbidden = map[string][]string{
 	"pack":      {"chunk", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
 	"index":     {"chunk", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
 	"backend":   {"crypto", "chunk", "pack", "index", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
-	"repo":      {"backend/local", "backend/s3", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
+	"repo":      {"backend/local", "backend/s3", "backend/azure", "backend/gcs", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
 	"archiver":  {"crypto", "pack", "index", "backend", "restorer", "check", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
 	"restorer":  {"crypto", "pack", "index", "backend", "archiver", "check", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
 	"check":     {"crypto", "pack", "index", "archiver", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},

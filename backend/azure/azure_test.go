@@ -1,0 +1,178 @@
+package azure_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/azure"
+	"github.com/cairnbackup/cairn/backend/backendtest"
+	"github.com/cairnbackup/cairn/backend/counted"
+	"github.com/cairnbackup/cairn/backend/objectstore/storetest"
+)
+
+var (
+	_ counted.PageCounter     = (*azure.Backend)(nil)
+	_ counted.ThrottleCounter = (*azure.Backend)(nil)
+)
+
+// TestObjectStore runs the object-store tests against Azurite.
+func TestObjectStore(t *testing.T) {
+	base := testConfig(t)
+	storetest.Run(t, func(t *testing.T) backend.Backend {
+		cfg := base
+		cfg.Container = newContainer(t, cfg)
+		cfg.BlockSize = 1 << 20
+		be, err := azure.Create(context.Background(), cfg, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return be
+	})
+}
+
+// TestConformance runs the backend suite against Azurite, each subtest in
+// a fresh container; every other one uses a prefix. Small blocks make the
+// suite's larger packs go up in several blocks.
+func TestConformance(t *testing.T) {
+	base := testConfig(t)
+	n := 0
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		cfg := base
+		cfg.Container = newContainer(t, cfg)
+		cfg.BlockSize = 1 << 20
+		if n++; n%2 == 0 {
+			cfg.Prefix = "repos/r1"
+		}
+		be, err := azure.Create(context.Background(), cfg, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return be
+	})
+}
+
+func TestBlocks(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Container = newContainer(t, cfg)
+	cfg.BlockSize = 1 << 20
+	be, err := azure.Create(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	data := bytes.Repeat([]byte("0123456789abcdef"), (3<<20)/16+5) // 4 blocks
+	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("ab", 32)}
+	before := be.Requests()
+	if err := be.Save(context.Background(), h, backend.NewByteReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if d := be.Requests().Put - before.Put; d != 5 {
+		t.Errorf("a pack of 4 blocks took %d PUTs, want 5 (4 Put Block, 1 Put Block List)", d)
+	}
+	got, err := backend.LoadAll(context.Background(), be, h)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("block round trip: %v (%d bytes)", err, len(got))
+	}
+}
+
+func TestBadCredentials(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Container = newContainer(t, cfg)
+	wrongKey := "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
+	endpoint := endpointOf(t, cfg.ConnectionString)
+	for name, c := range map[string]azure.Config{
+		"wrong key": {Account: cfg.Account, Container: cfg.Container, Endpoint: endpoint, AccountKey: wrongKey},
+		"bad SAS":   {Account: cfg.Account, Container: cfg.Container, Endpoint: endpoint, SASToken: "sv=2020-08-04&ss=b&srt=sco&sp=rl&se=2020-01-01T00:00:00Z&sig=bm9wZQ%3D%3D"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := azure.Open(context.Background(), c)
+			if !errors.Is(err, backend.ErrAccessDenied) || errors.Is(err, backend.ErrNotFound) {
+				t.Fatalf("open: %v, want ErrAccessDenied only", err)
+			}
+			if strings.Contains(err.Error(), wrongKey) || strings.Contains(err.Error(), "sig=") {
+				t.Fatalf("error shows the secret: %v", err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// endpointOf returns the BlobEndpoint of a connection string.
+func endpointOf(t *testing.T, cs string) string {
+	for _, part := range strings.Split(cs, ";") {
+		if v, ok := strings.CutPrefix(part, "BlobEndpoint="); ok {
+			return v
+		}
+	}
+	t.Fatal("no BlobEndpoint in AZURITE_CONNECTION_STRING")
+	return ""
+}
+
+func TestMissingContainer(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Container = uniqueName("cairn-missing-")
+	if _, err := azure.Open(context.Background(), cfg); !errors.Is(err, backend.ErrNotFound) {
+		t.Fatalf("open a missing container: %v, want ErrNotFound", err)
+	}
+	if _, err := azure.Create(context.Background(), cfg, false); !errors.Is(err, backend.ErrNotFound) {
+		t.Fatalf("create without creating the container: %v, want ErrNotFound", err)
+	}
+	be, err := azure.Create(context.Background(), cfg, true)
+	if err != nil {
+		t.Fatalf("create with the container: %v", err)
+	}
+	defer removeContainer(t, cfg)
+	be.Close()
+	if be, err = azure.Open(context.Background(), cfg); err != nil {
+		t.Fatalf("open the new container: %v", err)
+	}
+	defer be.Close()
+	h := backend.Handle{Type: backend.ConfigFile}
+	if err := be.Save(context.Background(), h, backend.NewByteReader([]byte("cfg"))); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := backend.LoadAll(context.Background(), be, h); err != nil || string(got) != "cfg" {
+		t.Fatalf("round trip: %q, %v", got, err)
+	}
+}
+
+func TestCreateRefusesForeignBlobs(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Container = newContainer(t, cfg)
+	c := rawClient(t, cfg)
+	for _, name := range []string{"other/notes.txt", "repo/config", "repo/data/ab/" + strings.Repeat("ab", 32)} {
+		if _, err := c.NewBlockBlobClient(name).UploadBuffer(context.Background(), []byte("x"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for prefix, want := range map[string]error{"other": azure.ErrNotEmpty, "": azure.ErrNotEmpty, "repo": nil, "fresh/one": nil} {
+		cfg.Prefix = prefix
+		be, err := azure.Create(context.Background(), cfg, false)
+		if !errors.Is(err, want) || (want == nil) != (err == nil) {
+			t.Errorf("create at prefix %q: %v, want %v", prefix, err, want)
+		}
+		if err == nil {
+			be.Close()
+		}
+	}
+}
+
+func TestServerDownIsTransient(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	cfg := testConfig(t)
+	cfg.Container = "whatever"
+	cfg.Endpoint = "http://" + addr + "/devstoreaccount1"
+	if _, err := azure.Open(context.Background(), cfg); !errors.Is(err, backend.ErrTransient) {
+		t.Fatalf("open with the server down: %v, want ErrTransient", err)
+	}
+}

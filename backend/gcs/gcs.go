@@ -1,0 +1,177 @@
+// Package gcs stores a repository in a bucket of Google Cloud Storage (or
+// fake-gcs-server, an emulator), through Google's client library
+// (cloud.google.com/go/storage) and its JSON API.
+//
+// Objects are named "<prefix>/" + backend.Path(h). Objects larger than one
+// chunk go up in a resumable upload, chunk by chunk from the caller's
+// reader; smaller ones in one request. An object appears whole when its
+// upload finishes and not before: a failed or cancelled upload is
+// abandoned and leaves no object. Reads are ranged GETs.
+//
+// The client's own retries are turned off: retrying is the job of the
+// backend/retry decorator, which acts on the sentinels this package maps
+// every failure onto (see mapErr): missing objects and buckets are
+// backend.ErrNotFound, refused credentials and permissions
+// backend.ErrAccessDenied, throttling (429, 403 rateLimitExceeded), 5xx
+// answers, timeouts and broken connections backend.ErrTransient, exceeded
+// quotas backend.ErrNoSpace.
+package gcs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/objectstore"
+)
+
+// Backend is a repository under a bucket prefix. It is safe for concurrent
+// use.
+type Backend struct {
+	cfg       Config
+	client    *storage.Client
+	bucket    *storage.BucketHandle
+	transport *http.Transport
+	prefix    string // "" or the prefix with a trailing slash
+	requests  objectstore.Counter
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// Open connects to an existing bucket. It makes one listing request under
+// the prefix, which checks the credentials too: a missing bucket is
+// backend.ErrNotFound, refused credentials backend.ErrAccessDenied. It does
+// not require a repository to exist under the prefix.
+func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	b, err := newBackend(ctx, cfg, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := b.firstNames(ctx, 1); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open %s: %w", b.Location(), withHint(err))
+	}
+	return b, nil
+}
+
+// Create prepares a location for a new repository and returns a backend
+// for it. A missing bucket is made (in cfg.ProjectID, or
+// GOOGLE_CLOUD_PROJECT) when createBucket is set and is
+// backend.ErrNotFound otherwise. Create refuses (ErrNotEmpty) a prefix
+// whose top level holds anything but repository objects; a prefix that
+// already holds a repository is accepted, so the caller must look for an
+// existing config itself before writing one.
+func Create(ctx context.Context, cfg Config, createBucket bool) (*Backend, error) {
+	b, err := newBackend(ctx, cfg, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.prepare(ctx, createBucket); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("create %s: %w", b.Location(), withHint(err))
+	}
+	return b, nil
+}
+
+func (b *Backend) prepare(ctx context.Context, createBucket bool) error {
+	return objectstore.Preparation{
+		List: b.firstNames, Make: b.makeBucket, MakeBucket: createBucket,
+		Bucket: fmt.Sprintf("bucket %q", b.cfg.Bucket), Prefix: b.prefix, NotEmpty: ErrNotEmpty,
+	}.Run(ctx)
+}
+
+func (b *Backend) makeBucket(ctx context.Context) error {
+	project := b.cfg.ProjectID
+	if project == "" {
+		project = os.Getenv("GOOGLE_CLOUD_PROJECT")
+	}
+	if project == "" {
+		return fmt.Errorf("%w: making bucket %q needs a project id: set project_id in the configuration file or GOOGLE_CLOUD_PROJECT", ErrBadConfig, b.cfg.Bucket)
+	}
+	err := b.bucket.Create(ctx, project, &storage.BucketAttrs{UniformBucketLevelAccess: storage.UniformBucketLevelAccess{Enabled: true}})
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) && gerr.Code == http.StatusConflict {
+		return nil // ours already, or made by a concurrent Create
+	}
+	if err != nil {
+		return fmt.Errorf("make bucket %q in project %q: %w", b.cfg.Bucket, project, mapErr(err))
+	}
+	return nil
+}
+
+// firstNames lists up to max entries directly under the prefix (objects
+// and "folder/" prefixes), relative to the prefix.
+func (b *Backend) firstNames(ctx context.Context, max int) ([]string, error) {
+	q := &storage.Query{Prefix: b.prefix, Delimiter: "/"}
+	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
+		return nil, err
+	}
+	it := b.bucket.Objects(ctx, q)
+	it.PageInfo().MaxSize = max
+	var names []string
+	for len(names) < max {
+		attrs, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		names = append(names, strings.TrimPrefix(attrs.Name+attrs.Prefix, b.prefix))
+	}
+	return names, nil
+}
+
+func newBackend(ctx context.Context, cfg Config, getenv func(string) string) (*Backend, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &Backend{cfg: cfg}
+	client, tr, err := newClient(ctx, cfg, &b.requests, getenv)
+	if err != nil {
+		return nil, err
+	}
+	b.client, b.transport, b.bucket = client, tr, client.Bucket(cfg.Bucket)
+	if cfg.Prefix != "" {
+		b.prefix = cfg.Prefix + "/"
+	}
+	return b, nil
+}
+
+// withHint adds advice to an access-denied error.
+func withHint(err error) error {
+	if !errors.Is(err, backend.ErrAccessDenied) {
+		return err
+	}
+	return fmt.Errorf("%w (credentials from Application Default Credentials or the configuration's credentials_file; the account needs roles/storage.objectUser on the bucket)", err)
+}
+
+// Location implements backend.Backend: the gs: address.
+func (b *Backend) Location() string { return b.cfg.Location() }
+
+// Close implements backend.Backend; it closes the client and drops idle
+// connections.
+func (b *Backend) Close() error {
+	err := b.client.Close()
+	b.transport.CloseIdleConnections()
+	return err
+}
+
+// Requests returns the number of HTTP requests sent so far, by kind.
+func (b *Backend) Requests() objectstore.Requests { return b.requests.Snapshot() }
+
+// ListPages returns the number of listing pages fetched so far, for
+// backend/counted.
+func (b *Backend) ListPages() int64 { return b.requests.ListPages() }
+
+// Throttled returns the number of answers so far that asked cairn to slow
+// down (HTTP 429 or 503), for backend/counted.
+func (b *Backend) Throttled() int64 { return b.requests.Throttled() }
