@@ -212,8 +212,18 @@ func (g *globalOptions) reportRun(res *job.Result) {
 		g.printf("prune:    %d pack(s) repacked, %d deleted (%s); frees %s now\n", p.Result.RepackedPacks, p.Result.DeletedPacks,
 			formatBytes(uint64(p.Result.DeletedBytes)), formatBytes(uint64(now)))
 	}
-	if c := res.Check; c != nil && c.Report != nil {
+	if c := res.Check; c != nil && c.Report != nil && len(res.Locations) == 0 {
 		g.printCheckReport(c.Report, requestReport{Stats: res.Requests})
+	}
+	for _, l := range res.Locations {
+		switch {
+		case l.Error != "":
+			g.printf("location %s: NOT CHECKED: %s\n", l.Location, l.Error)
+		case l.Sound:
+			g.printf("location %s: sound\n", l.Location)
+		default:
+			g.printf("location %s: DAMAGED: %d problem(s)\n", l.Location, l.Problems)
+		}
 	}
 	g.printf("job %s (%s): %s in %s\n", res.Job, res.Kind, res.Outcome, formatDuration(res.Duration()))
 	g.printf("storage:  %s\n", res.Requests)
