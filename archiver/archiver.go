@@ -133,6 +133,8 @@ type archiver struct {
 	sum    summary
 	failed atomic.Pointer[error]
 	cancel context.CancelFunc
+	// content is the repository's content index, when it has one.
+	content ContentIndex
 
 	readThreadErr sync.Once // the ReadThread notice is given once
 }
@@ -140,7 +142,9 @@ type archiver struct {
 // summary counts what the run did; copied into the snapshot.
 type summary struct {
 	filesNew, filesChanged, filesUnchanged, dirs, others, errors atomic.Uint64
+	filesGrown, filesMatched                                     atomic.Uint64
 	bytesRead, totalSize, blobsAdded, bytesAdded, bytesStored    atomic.Uint64
+	bytesHashedOnly, bytesChunked                                atomic.Uint64
 }
 
 // Snapshot walks the sources, stores what is new and writes the snapshot.
@@ -179,8 +183,9 @@ func newArchiver(r Repo, opts Options) *archiver {
 	if opts.MemoryLimit <= 0 {
 		opts.MemoryLimit = 16 << 20
 	}
+	content, _ := r.(ContentIndex)
 	return &archiver{
-		repo: r, opts: opts, names: newNames(), prog: opts.Progress,
+		repo: r, opts: opts, names: newNames(), prog: opts.Progress, content: content,
 		mem:   semaphore.NewWeighted(opts.MemoryLimit),
 		blobs: make(chan blobJob, opts.BlobWorkers),
 		files: make(chan fileJob, opts.FileWorkers),
@@ -271,6 +276,8 @@ func (a *archiver) snapshot(root repo.ID, start time.Time) *repo.Snapshot {
 		FilesUnchanged: a.sum.filesUnchanged.Load(), Dirs: a.sum.dirs.Load(), Others: a.sum.others.Load(),
 		Errors: a.sum.errors.Load(), BytesRead: a.sum.bytesRead.Load(), TotalSize: a.sum.totalSize.Load(),
 		BlobsAdded: a.sum.blobsAdded.Load(), BytesAdded: a.sum.bytesAdded.Load(), BytesStored: a.sum.bytesStored.Load(),
+		FilesGrown: a.sum.filesGrown.Load(), FilesMatched: a.sum.filesMatched.Load(),
+		BytesHashedOnly: a.sum.bytesHashedOnly.Load(), BytesChunked: a.sum.bytesChunked.Load(),
 	}
 	return s
 }

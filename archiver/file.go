@@ -25,6 +25,11 @@ type fileJob struct {
 	path  string
 	node  repo.Node
 	isNew bool // no node of this name in the parent snapshot
+	// prev is the parent snapshot's node of this name, and siblings the
+	// parent's tree of this folder: a grown file resumes after its old
+	// content, a renamed one takes a sibling's chunk list.
+	prev     *repo.Node
+	siblings *repo.Tree
 }
 
 // blobJob asks a blob worker to hash, compress, seal and pack one chunk.
@@ -141,7 +146,7 @@ func (a *archiver) saveFile(ctx context.Context, ch *chunk.Chunker, job fileJob)
 	}
 	var c content
 	for attempt := 0; ; attempt++ {
-		if c, err = a.readContent(ctx, ch, f, st); err != nil {
+		if c, err = a.readFile(ctx, ch, f, st, &job); err != nil {
 			return node, err
 		}
 		after, err := fstat(f)
@@ -162,6 +167,9 @@ func (a *archiver) saveFile(ctx context.Context, ch *chunk.Chunker, job fileJob)
 		}
 	}
 	node.Size, node.Content, node.Hash = c.size, c.extents, c.hash
+	if c.chunked && a.content != nil && c.size >= chunk.MinSize {
+		a.content.RememberContent(c.size, c.hash, c.extents)
+	}
 	node.ModTime = time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC()
 	node.ChangeTime = time.Unix(st.Ctim.Sec, st.Ctim.Nsec).UTC()
 	node.Inode, node.Mode = st.Ino, uint32(st.Mode&0o7777)
@@ -190,6 +198,7 @@ type content struct {
 	size    uint64
 	extents []repo.Extent
 	hash    repo.ID
+	chunked bool // its last part at least was chunked (not taken whole from another file)
 }
 
 // fileReader gathers one file's chunks, in order, as workers store them.
@@ -208,11 +217,17 @@ type fileReader struct {
 	// leaves a core idle). nil for small files, hashed inline.
 	lane     chan laneItem
 	laneDone chan struct{}
+
+	// hashSkip is how many bytes of the chunks to come the hasher has
+	// already seen (a grown file's re-chunked last old chunk).
+	hashSkip uint64
 }
 
-// laneItem is a chunk to hash, or (buf nil) a hole of zeros bytes.
+// laneItem is a chunk to hash (less its first skip bytes), or (buf nil)
+// a hole of zeros bytes.
 type laneItem struct {
 	buf   *chunkBuf
+	skip  uint64
 	zeros uint64
 }
 
@@ -225,7 +240,7 @@ func (fr *fileReader) startLane() {
 				hashZeros(fr.hasher, it.zeros)
 				continue
 			}
-			fr.hasher.Write(it.buf.data)
+			fr.hasher.Write(it.buf.data[it.skip:])
 			fr.a.releaseChunk(it.buf)
 		}
 	}()
@@ -244,6 +259,9 @@ func (fr *fileReader) wait() {
 // readContent reads a whole file. Sparse files are read by their data
 // regions only; their holes are recorded, not stored.
 func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t) (content, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return content{}, err
+	}
 	fr := &fileReader{a: a, ch: ch, hasher: repo.NewContentHasher(), inline: st.Size < chunk.MinSize}
 	if !fr.inline {
 		fr.startLane()
@@ -274,7 +292,7 @@ func (a *archiver) readStream(ctx context.Context, r io.Reader) (content, error)
 }
 
 func (fr *fileReader) result() (content, error) {
-	c := content{size: fr.size, hash: repo.IDFromHasher(fr.hasher)}
+	c := content{size: fr.size, hash: repo.IDFromHasher(fr.hasher), chunked: true}
 	for _, p := range fr.parts {
 		if p.err != nil {
 			return content{}, p.err
@@ -301,6 +319,9 @@ func (fr *fileReader) chunkRegion(ctx context.Context, r io.Reader) error {
 		}
 		fr.size += uint64(len(data))
 		fr.a.sum.bytesRead.Add(uint64(len(data)))
+		fr.a.sum.bytesChunked.Add(uint64(len(data)))
+		skip := min(fr.hashSkip, uint64(len(data)))
+		fr.hashSkip -= skip
 		if fr.a.prog != nil {
 			fr.a.prog.BytesRead.Add(uint64(len(data)))
 			fr.a.prog.BytesDone.Add(uint64(len(data)))
@@ -308,7 +329,7 @@ func (fr *fileReader) chunkRegion(ctx context.Context, r io.Reader) error {
 		res := &blobResult{length: uint64(len(data))}
 		fr.parts = append(fr.parts, res)
 		if fr.lane == nil {
-			fr.hasher.Write(data)
+			fr.hasher.Write(data[skip:])
 			fr.a.saveChunk(ctx, data, res)
 			continue
 		}
@@ -318,7 +339,7 @@ func (fr *fileReader) chunkRegion(ctx context.Context, r io.Reader) error {
 		buf := &chunkBuf{data: make([]byte, len(data))}
 		copy(buf.data, data)
 		buf.refs.Store(2)
-		fr.lane <- laneItem{buf: buf}
+		fr.lane <- laneItem{buf: buf, skip: skip}
 		fr.wg.Add(1)
 		select {
 		case fr.a.blobs <- blobJob{buf: buf, res: res, wg: &fr.wg}:

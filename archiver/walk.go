@@ -267,7 +267,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirState, path string, v 
 			continue
 		}
 		if child.source {
-			a.walkEntry(ctx, d, slot, name, p, fi, find(pt, name), deviceOf(fi))
+			a.walkEntry(ctx, d, slot, name, p, fi, pt, deviceOf(fi))
 			continue
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
@@ -308,8 +308,10 @@ func (a *archiver) walkStdin(ctx context.Context, d *dirState, slot int, name, p
 	d.done(ctx, slot, node)
 }
 
-// walkEntry stores one file system entry below a source.
-func (a *archiver) walkEntry(ctx context.Context, d *dirState, slot int, name, path string, fi fs.FileInfo, pn *repo.Node, dev uint64) {
+// walkEntry stores one file system entry below a source. pt is the
+// parent snapshot's tree of the folder holding it, if any.
+func (a *archiver) walkEntry(ctx context.Context, d *dirState, slot int, name, path string, fi fs.FileInfo, pt *repo.Tree, dev uint64) {
+	pn := find(pt, name)
 	node, err := a.nodeFromInfo(name, path, fi)
 	if err != nil {
 		a.warn(path, err)
@@ -332,7 +334,7 @@ func (a *archiver) walkEntry(ctx context.Context, d *dirState, slot int, name, p
 			return
 		}
 		select {
-		case a.files <- fileJob{dir: d, slot: slot, path: path, node: node, isNew: pn == nil}:
+		case a.files <- fileJob{dir: d, slot: slot, path: path, node: node, isNew: pn == nil, prev: pn, siblings: pt}:
 		case <-ctx.Done():
 			d.skip(ctx, slot)
 		}
@@ -392,7 +394,7 @@ func (a *archiver) walkDirEntries(ctx context.Context, d *dirState, path string,
 			a.walkFiltered(ctx, d, slot, name, p, fi, find(pt, name), dev)
 			continue
 		}
-		a.walkEntry(ctx, d, slot, name, p, fi, find(pt, name), dev)
+		a.walkEntry(ctx, d, slot, name, p, fi, pt, dev)
 	}
 }
 

@@ -50,6 +50,17 @@ type Summary struct {
 	BlobsAdded     uint64    `json:"blobs_added"`
 	BytesAdded     uint64    `json:"bytes_added"`        // plaintext of new blobs
 	BytesStored    uint64    `json:"bytes_added_stored"` // after compression and sealing
+	// FilesGrown counts changed files that kept their old content as a
+	// prefix (only the rest was chunked), and FilesMatched new or changed
+	// files found whole in the parent or the content index (renamed,
+	// rotated, copied: hashed, not chunked).
+	FilesGrown   uint64 `json:"files_grown,omitempty"`
+	FilesMatched uint64 `json:"files_matched,omitempty"`
+	// BytesHashedOnly were read and hashed but not chunked; BytesChunked
+	// were cut into chunks (and hashed, compressed and sealed when new).
+	// BytesRead counts both.
+	BytesHashedOnly uint64 `json:"bytes_hashed_only,omitempty"`
+	BytesChunked    uint64 `json:"bytes_chunked"`
 }
 
 // ID returns the snapshot's id (zero until saved or loaded).

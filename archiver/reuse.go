@@ -1,0 +1,171 @@
+package archiver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+
+	"github.com/cairnbackup/cairn/chunk"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+// ContentIndex is implemented by repositories that remember large files'
+// chunk lists by size and content hash (*repo.Repository): a file renamed
+// or copied since an earlier snapshot is then hashed, not chunked. It is
+// optional.
+type ContentIndex interface {
+	HasContentOfSize(size uint64) bool
+	KnownContent(size uint64, hash repo.ID) ([]repo.Extent, bool)
+	RememberContent(size uint64, hash repo.ID, ext []repo.Extent)
+}
+
+// readFile reads a new or changed file, doing as little work as the
+// parent snapshot allows:
+//
+//   - a file that grew (its parent node, of the same name, is shorter) is
+//     read and hashed up to its old size; when that prefix hashes to the
+//     old content hash, the old chunk list stands for it but for its last
+//     chunk, and chunking resumes at the start of that chunk. The chunker
+//     restarts at every cut, so the cuts are those of a full re-chunk;
+//   - a large file whose size equals a file of the parent's folder, or a
+//     file the content index knows (renamed, rotated, copied), is hashed;
+//     when the hash matches, it takes that file's chunk list;
+//   - anything else, and a sparse file, is chunked in full.
+func (a *archiver) readFile(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t, job *fileJob) (content, error) {
+	size := uint64(st.Size)
+	if st.Blocks*512 >= st.Size { // not sparse
+		if prev := growable(job.prev, size); prev != nil {
+			c, ok, err := a.readGrown(ctx, ch, f, st, prev)
+			if err != nil || ok {
+				return c, err
+			}
+		}
+		if size >= chunk.MinSize {
+			c, ok, err := a.readKnown(f, st, job)
+			if err != nil || ok {
+				return c, err
+			}
+		}
+	}
+	return a.readContent(ctx, ch, f, st)
+}
+
+// growable returns the parent's node when the file may have grown from
+// it: a regular file without holes, shorter than size now, of two chunks
+// or more (the last old chunk is chunked again, so one would save
+// nothing).
+func growable(pn *repo.Node, size uint64) *repo.Node {
+	if pn == nil || pn.Type != repo.NodeFile || pn.Size == 0 || pn.Size >= size || len(pn.Content) < 2 || pn.Hash == (repo.ID{}) {
+		return nil
+	}
+	for _, e := range pn.Content {
+		if e.Hole {
+			return nil
+		}
+	}
+	return pn
+}
+
+// hashBufs are the buffers prefixes and whole files are hashed through.
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// hashPrefix hashes the first n bytes of f into h and returns how many it
+// read.
+func (a *archiver) hashPrefix(f *os.File, h io.Writer, n int64) (int64, error) {
+	buf := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(buf)
+	got, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, n), *buf)
+	a.sum.bytesRead.Add(uint64(got))
+	if err != nil {
+		return got, fmt.Errorf("read: %w", err)
+	}
+	return got, nil
+}
+
+// readGrown reads a file that may have grown from prev; ok is false when
+// its first prev.Size bytes are not prev's content.
+func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t, prev *repo.Node) (content, bool, error) {
+	h := repo.NewContentHasher()
+	n, err := a.hashPrefix(f, h, int64(prev.Size))
+	if err != nil {
+		return content{}, false, err
+	}
+	last := prev.Content[len(prev.Content)-1]
+	start := prev.Size - last.Length
+	if uint64(n) != prev.Size || repo.IDFromHasher(h) != prev.Hash {
+		a.sum.bytesHashedOnly.Add(uint64(n))
+		return content{}, false, nil // changed in place: chunk it all
+	}
+	a.sum.bytesHashedOnly.Add(start)
+	a.sum.filesGrown.Add(1)
+	if a.prog != nil {
+		a.prog.BytesDone.Add(start)
+	}
+	fr := &fileReader{a: a, ch: ch, hasher: h, inline: st.Size < chunk.MinSize, hashSkip: last.Length, size: start}
+	for _, e := range prev.Content[:len(prev.Content)-1] {
+		fr.parts = append(fr.parts, &blobResult{id: e.Blob, length: e.Length})
+	}
+	if !fr.inline {
+		fr.startLane()
+	}
+	err = fr.chunkRegion(ctx, io.NewSectionReader(f, int64(start), math.MaxInt64-int64(start)))
+	fr.wait()
+	if err != nil {
+		return content{}, false, err
+	}
+	c, err := fr.result()
+	return c, true, err
+}
+
+// readKnown hashes a large file whose size matches a file of the parent's
+// folder or of the content index, and takes that file's chunk list when
+// the hash matches too; ok is false otherwise.
+func (a *archiver) readKnown(f *os.File, st *syscall.Stat_t, job *fileJob) (content, bool, error) {
+	size := uint64(st.Size)
+	var cands []*repo.Node
+	if job.siblings != nil {
+		for i := range job.siblings.Nodes {
+			n := &job.siblings.Nodes[i]
+			if n.Type == repo.NodeFile && n.Size == size && len(n.Content) > 0 && n.Hash != (repo.ID{}) {
+				cands = append(cands, n)
+			}
+		}
+	}
+	indexed := a.content != nil && a.content.HasContentOfSize(size)
+	if len(cands) == 0 && !indexed {
+		return content{}, false, nil
+	}
+	h := repo.NewContentHasher()
+	n, err := a.hashPrefix(f, h, st.Size)
+	if err != nil {
+		return content{}, false, err
+	}
+	a.sum.bytesHashedOnly.Add(uint64(n))
+	if uint64(n) != size {
+		return content{}, false, nil // it changed: the full read finds out
+	}
+	hash := repo.IDFromHasher(h)
+	var ext []repo.Extent
+	for _, c := range cands {
+		if c.Hash == hash {
+			ext = c.Content
+			break
+		}
+	}
+	if ext == nil && indexed {
+		ext, _ = a.content.KnownContent(size, hash)
+	}
+	if ext == nil {
+		return content{}, false, nil
+	}
+	a.sum.filesMatched.Add(1)
+	if a.prog != nil {
+		a.prog.BytesDone.Add(size)
+	}
+	return content{size: size, extents: slices.Clone(ext), hash: hash}, true, nil
+}

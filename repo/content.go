@@ -1,0 +1,104 @@
+package repo
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// bucketContent is the local cache's index of large files' chunk lists,
+// by size and content hash: size (8 bytes, big endian) ‖ content hash →
+// the extents, encoded by encodeExtents. A snapshot fills it with the
+// files it chunks; a later one finds there a file that was renamed or
+// copied, and takes its chunk list after hashing it, without chunking or
+// compressing it again. It lives and dies with the cache.
+const bucketContent = "content.bysize"
+
+func contentKey(size uint64, hash ID) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, size), hash[:]...)
+}
+
+// HasContentOfSize reports whether the content index knows a file of
+// this size (a renamed or copied file may then be recognised by its
+// hash). Errors read as "no": the index only saves work.
+func (r *Repository) HasContentOfSize(size uint64) bool {
+	ok, err := r.cache.HasMetaPrefix(bucketContent, binary.BigEndian.AppendUint64(nil, size))
+	return err == nil && ok
+}
+
+// KnownContent returns the extents of a file with this size and content
+// hash that an earlier snapshot stored, when every blob of them is still
+// in the repository (outside condemned packs).
+func (r *Repository) KnownContent(size uint64, hash ID) ([]Extent, bool) {
+	b, err := r.cache.GetMeta(bucketContent, contentKey(size, hash))
+	if err != nil || b == nil {
+		return nil, false
+	}
+	ext, err := decodeExtents(b)
+	if err != nil || extentsSize(ext) != size {
+		return nil, false
+	}
+	for _, e := range ext {
+		if e.Hole {
+			continue
+		}
+		if ok, err := r.HasBlob(DataBlob, e.Blob); err != nil || !ok {
+			return nil, false
+		}
+	}
+	return ext, true
+}
+
+// RememberContent records a stored file's extents in the content index.
+// Failures only cost a later re-chunk, so they are logged, not returned.
+func (r *Repository) RememberContent(size uint64, hash ID, ext []Extent) {
+	if err := r.cache.PutMeta(bucketContent, contentKey(size, hash), encodeExtents(ext)); err != nil {
+		r.logf("content index: %v", err)
+	}
+}
+
+func extentsSize(ext []Extent) uint64 {
+	var n uint64
+	for _, e := range ext {
+		n += e.Length
+	}
+	return n
+}
+
+// encodeExtents writes extents as: flags (1 byte: 1 for a hole) ‖ length
+// (uvarint) ‖ blob id (32 bytes, data extents only), repeated.
+func encodeExtents(ext []Extent) []byte {
+	b := make([]byte, 0, len(ext)*(1+4+len(ID{})))
+	for _, e := range ext {
+		if e.Hole {
+			b = append(b, 1)
+			b = binary.AppendUvarint(b, e.Length)
+			continue
+		}
+		b = append(b, 0)
+		b = binary.AppendUvarint(b, e.Length)
+		b = append(b, e.Blob[:]...)
+	}
+	return b
+}
+
+func decodeExtents(b []byte) ([]Extent, error) {
+	var out []Extent
+	for len(b) > 0 {
+		flags := b[0]
+		n, k := binary.Uvarint(b[1:])
+		if k <= 0 || flags > 1 {
+			return nil, fmt.Errorf("%w: content index entry", ErrMalformed)
+		}
+		b = b[1+k:]
+		e := Extent{Length: n, Hole: flags == 1}
+		if !e.Hole {
+			if len(b) < len(ID{}) {
+				return nil, fmt.Errorf("%w: content index entry", ErrMalformed)
+			}
+			e.Blob = ID(b[:len(ID{})])
+			b = b[len(ID{}):]
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

@@ -1,0 +1,48 @@
+package repo_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cairnbackup/cairn/backend/mem"
+	"github.com/cairnbackup/cairn/repo"
+)
+
+func TestContentIndex(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRepo(t, mem.New())
+	data := randBytes(1, 4096)
+	id, _, err := r.SaveBlob(ctx, repo.DataBlob, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hash := repo.ContentHashOf(append(append([]byte{}, data...), make([]byte, 100)...))
+	ext := []repo.Extent{{Blob: id, Length: 4096}, {Length: 100, Hole: true}}
+	if r.HasContentOfSize(4196) {
+		t.Fatal("an empty index knows a size")
+	}
+	r.RememberContent(4196, hash, ext)
+	if !r.HasContentOfSize(4196) || r.HasContentOfSize(4195) || r.HasContentOfSize(4197) {
+		t.Error("sizes known: want 4196 only")
+	}
+	got, ok := r.KnownContent(4196, hash)
+	if !ok || len(got) != 2 || got[0] != ext[0] || got[1] != ext[1] {
+		t.Errorf("known content %+v, %v", got, ok)
+	}
+	if _, ok := r.KnownContent(4196, repo.ID{1}); ok {
+		t.Error("another hash is known")
+	}
+	// An entry whose blob is gone is not taken.
+	r.RememberContent(4096, repo.ID{2}, []repo.Extent{{Blob: repo.ID{3}, Length: 4096}})
+	if _, ok := r.KnownContent(4096, repo.ID{2}); ok {
+		t.Error("content whose blob the repository lacks was taken")
+	}
+	// An entry whose lengths do not add up to its size is not taken.
+	r.RememberContent(5000, hash, ext)
+	if _, ok := r.KnownContent(5000, hash); ok {
+		t.Error("content of the wrong size was taken")
+	}
+}
