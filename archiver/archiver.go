@@ -80,6 +80,8 @@ type Progress struct {
 	Files, Dirs, Errors atomic.Uint64
 	BytesDone           atomic.Uint64 // bytes of files processed (read or reused)
 	BytesRead           atomic.Uint64
+	BytesChunked        atomic.Uint64 // read and cut into chunks
+	BytesHashedOnly     atomic.Uint64 // read and hashed only (grown, renamed, copied files)
 	BytesAdded          atomic.Uint64
 	mu                  sync.Mutex
 	current             []string

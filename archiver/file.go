@@ -324,6 +324,7 @@ func (fr *fileReader) chunkRegion(ctx context.Context, r io.Reader) error {
 		fr.hashSkip -= skip
 		if fr.a.prog != nil {
 			fr.a.prog.BytesRead.Add(uint64(len(data)))
+			fr.a.prog.BytesChunked.Add(uint64(len(data)))
 			fr.a.prog.BytesDone.Add(uint64(len(data)))
 		}
 		res := &blobResult{length: uint64(len(data))}

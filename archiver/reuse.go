@@ -81,6 +81,10 @@ func (a *archiver) hashPrefix(f *os.File, h io.Writer, n int64) (int64, error) {
 	defer hashBufs.Put(buf)
 	got, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, n), *buf)
 	a.sum.bytesRead.Add(uint64(got))
+	if a.prog != nil {
+		a.prog.BytesRead.Add(uint64(got))
+		a.prog.BytesHashedOnly.Add(uint64(got))
+	}
 	if err != nil {
 		return got, fmt.Errorf("read: %w", err)
 	}

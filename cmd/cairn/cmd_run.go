@@ -141,7 +141,8 @@ func (g *globalOptions) runnerIn(cfg *config.Config, audit *slog.Logger) *job.Ru
 	rn.Progress = func(opts archiver.Options) func() {
 		pr := opts.Progress
 		p := g.startProgress(func() progressState {
-			s := progressState{Files: pr.Files.Load() + pr.Dirs.Load(), Bytes: pr.BytesDone.Load(), Errors: pr.Errors.Load()}
+			s := progressState{Files: pr.Files.Load() + pr.Dirs.Load(), Bytes: pr.BytesDone.Load(), Errors: pr.Errors.Load(),
+				Chunked: pr.BytesChunked.Load(), HashedOnly: pr.BytesHashedOnly.Load()}
 			if cur := pr.Current(); len(cur) > 0 {
 				s.Current = cur[0]
 			}

@@ -158,7 +158,8 @@ func runWithProgress(ctx context.Context, g *globalOptions, r *repo.Repository, 
 	var totals atomic.Pointer[archiver.Totals]
 	pr := opts.Progress
 	p := g.startProgress(func() progressState {
-		s := progressState{Files: pr.Files.Load() + pr.Dirs.Load(), Bytes: pr.BytesDone.Load(), Errors: pr.Errors.Load()}
+		s := progressState{Files: pr.Files.Load() + pr.Dirs.Load(), Bytes: pr.BytesDone.Load(), Errors: pr.Errors.Load(),
+			Chunked: pr.BytesChunked.Load(), HashedOnly: pr.BytesHashedOnly.Load()}
 		if t := totals.Load(); t != nil {
 			s.TotalFiles, s.TotalBytes = t.Files+t.Dirs, t.Bytes
 		}
@@ -189,11 +190,15 @@ func (g *globalOptions) reportSnapshot(res *archiver.Result) {
 		return
 	}
 	g.printf("snapshot %s saved\n", res.ID.Short())
-	g.printf("files:   %d new, %d changed, %d unchanged; %d folders\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged, s.Dirs)
+	changed := fmt.Sprintf("%d changed", s.FilesChanged)
+	if s.FilesGrown+s.FilesMatched > 0 {
+		changed += fmt.Sprintf(" (%d grown, %d renamed or copied: not chunked again)", s.FilesGrown, s.FilesMatched)
+	}
+	g.printf("files:   %d new, %s, %d unchanged; %d folders\n", s.FilesNew, changed, s.FilesUnchanged, s.Dirs)
 	g.printf("added:   %s (%s stored after compression) in %d blobs\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored), s.BlobsAdded)
 	el := s.End.Sub(s.Start)
-	g.printf("read:    %s of %s in %s (%s/s)\n", formatBytes(s.BytesRead), formatBytes(s.TotalSize), formatDuration(el),
-		formatBytes(uint64(float64(s.BytesRead)/max(el.Seconds(), 0.001))))
+	g.printf("read:    %s of %s in %s (%s/s): %s chunked, %s hashed only\n", formatBytes(s.BytesRead), formatBytes(s.TotalSize), formatDuration(el),
+		formatBytes(uint64(float64(s.BytesRead)/max(el.Seconds(), 0.001))), formatBytes(s.BytesChunked), formatBytes(s.BytesHashedOnly))
 	g.printf("storage: %s\n", req)
 }
 

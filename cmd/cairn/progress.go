@@ -20,6 +20,9 @@ type progressState struct {
 	Bytes, TotalBytes uint64
 	Errors            uint64
 	Current           string
+	// Chunked and HashedOnly split a snapshot's bytes read: cut into
+	// chunks, or only hashed (grown, renamed and copied files).
+	Chunked, HashedOnly uint64
 }
 
 // progress draws a live status line on a terminal (or JSON status lines
@@ -105,6 +108,9 @@ func (p *progress) printLine(final bool) {
 	if s.TotalBytes > s.Bytes && rate > 0 {
 		line += ", ETA " + formatDuration(time.Duration(float64(s.TotalBytes-s.Bytes)/rate*float64(time.Second)))
 	}
+	if s.HashedOnly > 0 {
+		line += fmt.Sprintf(" (%s chunked, %s hashed only)", formatBytes(s.Chunked), formatBytes(s.HashedOnly))
+	}
 	if s.Errors > 0 {
 		line += fmt.Sprintf(", %d errors", s.Errors)
 	}
@@ -126,7 +132,7 @@ func (p *progress) printJSON(final bool) {
 	status := map[string]any{
 		"message_type": "status", "seconds_elapsed": int(el.Seconds()),
 		"files_done": s.Files, "total_files": s.TotalFiles, "bytes_done": s.Bytes, "total_bytes": s.TotalBytes,
-		"errors": s.Errors,
+		"errors": s.Errors, "bytes_chunked": s.Chunked, "bytes_hashed_only": s.HashedOnly,
 	}
 	if s.TotalBytes > 0 {
 		status["percent_done"] = float64(s.Bytes) / float64(s.TotalBytes)
