@@ -34,6 +34,12 @@ type Repo interface {
 	SaveSnapshot(ctx context.Context, s *repo.Snapshot) (repo.ID, error)
 }
 
+// checkpointer is implemented by repositories that can index the packs
+// uploaded so far (*repo.Repository).
+type checkpointer interface {
+	Checkpoint(ctx context.Context) error
+}
+
 // Options describe one snapshot.
 type Options struct {
 	Paths         []string       // sources; made absolute and cleaned
@@ -165,6 +171,13 @@ func Snapshot(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	defer a.cancel()
 	root, err := a.run(ctx)
 	if err != nil {
+		// Keep the packs uploaded so far: the next run deduplicates
+		// against them instead of uploading them again.
+		if cp, ok := r.(checkpointer); ok {
+			if cerr := cp.Checkpoint(ctx); cerr != nil {
+				a.notice("/", fmt.Sprintf("the packs uploaded before the snapshot stopped could not be indexed: %v", cerr))
+			}
+		}
 		return nil, err
 	}
 	snap := a.snapshot(root, start)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/index"
@@ -213,16 +214,33 @@ func (r *Repository) Flush(ctx context.Context) error {
 // packs wait for one.
 func (r *Repository) packUploaded(ctx context.Context, info index.PackInfo) error {
 	r.mu.Lock()
+	if len(r.unindexed) == 0 {
+		r.unindexedAt = time.Now()
+	}
 	r.unindexed = append(r.unindexed, info)
 	n, blobs := len(r.unindexed), 0
 	for _, p := range r.unindexed {
 		blobs += len(p.Blobs)
 	}
+	age := time.Since(r.unindexedAt)
 	r.mu.Unlock()
-	if n >= segmentPacks || blobs >= segmentBlobs {
+	if n >= segmentPacks || blobs >= segmentBlobs || age >= segmentAge {
 		return r.writeSegment(ctx)
 	}
 	return nil
+}
+
+// checkpointTimeout bounds Checkpoint, which runs after an interruption.
+const checkpointTimeout = 30 * time.Second
+
+// Checkpoint writes an index segment for the packs already uploaded, so
+// that an interrupted snapshot keeps its work: the next run deduplicates
+// against them. Open packs are not finished. It runs even when ctx is
+// cancelled (an interruption is why it is called), within 30 s.
+func (r *Repository) Checkpoint(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
+	defer cancel()
+	return r.writeSegment(ctx)
 }
 
 // writeSegment stores an index segment for the uploaded packs not yet in

@@ -79,6 +79,7 @@ type Repository struct {
 	pending     map[blobKey]struct{} // saved in this session, not yet in the cache
 	pendingHigh int                  // the most pending held since the map was last rebuilt
 	unindexed   []index.PackInfo     // uploaded packs awaiting an index segment
+	unindexedAt time.Time            // when the oldest of them was uploaded
 	segMu       sync.Mutex           // serialises segment writes
 }
 
@@ -88,10 +89,14 @@ type blobKey struct {
 }
 
 // Segment thresholds: an index segment is written once this many packs or
-// blobs wait for one, so a crash loses little and memory stays bounded.
+// blobs wait for one, or the oldest has waited segmentAge, so that a
+// crash or a kill loses little uploaded work (the next run deduplicates
+// against every indexed pack) and memory stays bounded. Prune compacts
+// the small segments this leaves.
 const (
-	segmentPacks = 64
+	segmentPacks = 8
 	segmentBlobs = 1 << 16
+	segmentAge   = 10 * time.Second
 )
 
 func (r *Repository) now() time.Time {

@@ -1,6 +1,9 @@
 // Package limit is a backend decorator that caps the bytes written to
-// storage per second (a job's upload_rate), for Save and for staged
-// objects alike. Reads are not limited. The token bucket is
+// storage per second (a job's upload_rate), for saved and staged packs.
+// Other objects (index segments, snapshots, locks, history) are small and
+// pass at once: an index segment that waited behind packs would leave the
+// packs uploaded before a kill unindexed, and a lock refresh must never
+// wait. Reads are not limited. The token bucket is
 // golang.org/x/time/rate's: it waits with the context, so a cancelled run
 // stops waiting at once.
 package limit
@@ -43,6 +46,9 @@ func (b *Backend) Unwrap() backend.Backend { return b.Backend }
 
 // Save implements backend.Backend.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+	if h.Type != backend.PackFile {
+		return b.Backend.Save(ctx, h, rd)
+	}
 	return b.Backend.Save(ctx, h, &source{RewindReader: rd, ctx: ctx, lim: b.lim})
 }
 
@@ -88,8 +94,8 @@ func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged
 		return nil, fmt.Errorf("stage %s on %s: %w", t, b.Location(), errors.ErrUnsupported)
 	}
 	s, err := st.Stage(ctx, t)
-	if err != nil {
-		return nil, err
+	if err != nil || t != backend.PackFile {
+		return s, err
 	}
 	return &staged{Staged: s, ctx: ctx, lim: b.lim}, nil
 }

@@ -42,7 +42,7 @@ func TestSaveAndStageAreLimited(t *testing.T) {
 	}
 	lb := limit.New(be, rate)
 	start := time.Now()
-	if err := lb.Save(ctx, backend.Handle{Type: backend.SnapshotFile, Name: strings.Repeat("a", 64)}, backend.NewByteReader(data)); err != nil {
+	if err := lb.Save(ctx, backend.Handle{Type: backend.PackFile, Name: strings.Repeat("a", 64)}, backend.NewByteReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	floor := time.Duration(float64(len(data)-256<<10) / rate * float64(time.Second))
@@ -69,8 +69,23 @@ func TestCancelStopsWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	lb := limit.New(mem.New(), 64<<10)
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-	err := lb.Save(ctx, backend.Handle{Type: backend.SnapshotFile, Name: strings.Repeat("a", 64)}, backend.NewByteReader(make([]byte, 64<<20)))
+	err := lb.Save(ctx, backend.Handle{Type: backend.PackFile, Name: strings.Repeat("a", 64)}, backend.NewByteReader(make([]byte, 64<<20)))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Save of 64 MiB at 64 KiB/s, cancelled: %v", err)
+	}
+}
+
+// Small objects pass at once, whatever the rate.
+func TestOnlyPacksAreLimited(t *testing.T) {
+	lb := limit.New(mem.New(), 2048)
+	start := time.Now()
+	for i, typ := range []backend.FileType{backend.IndexFile, backend.SnapshotFile, backend.LockFile, backend.HistoryFile} {
+		h := backend.Handle{Type: typ, Name: strings.Repeat(string(rune('a'+i)), 64)}
+		if err := lb.Save(context.Background(), h, backend.NewByteReader(make([]byte, 64<<10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("256 KiB of small objects took %v at 2 KiB/s: they were limited", el)
 	}
 }
