@@ -1,55 +1,77 @@
 #!/usr/bin/env bash
-# Compares cairn with restic (Debian's package) on the same data in one run:
-# first snapshot, unchanged second snapshot, full restore and one-file dump on
-# three corpora, printing wall time, peak RSS (/usr/bin/time) and repository
-# size as a Markdown table. Both tools open their repositories with a
-# password; the last column repeats cairn's steps with a key file (no KDF,
-# the way timers and cron jobs run it), since argon2id's 64 MiB sets a floor
-# under every password-opened command's peak memory.
+# Compares cairn with restic's current release and with Debian's restic
+# 0.14 on the same data in one run, printing wall time and peak RSS
+# (/usr/bin/time) as a Markdown table. All three open their repositories
+# with a password; the last column repeats cairn's steps with a key file
+# (no KDF: how timers and cron jobs run it), since argon2id's 64 MiB sets a
+# floor under every password-opened command's peak memory.
 #
 #   bench/compare.sh [WORKDIR]        default ${TMPDIR:-/tmp}/cairn-bench
 #
-# Corpora (made once, kept in WORKDIR/corpus): a copy of the Go toolchain's
-# src (~11k small files), 1 GiB of generated application logs, one 2 GiB mixed
-# binary file. Set CORPORA="src logs" to run a subset, LOG_SIZE/BIN_SIZE (bytes)
-# for smaller corpora, RUNS for the repetitions (median shown, default 3).
-# Needs about (3 x RUNS + 2) x the corpus size in free disk.
+# Corpora (made once, kept in WORKDIR/corpus), chosen with CORPORA:
+#   src     a copy of the Go toolchain's src (~15k files): first and
+#           unchanged snapshot
+#   logs    1 GiB of application logs (LOG_SIZE): first snapshot, "day 2"
+#           (logrotate renames service.log, every other log grows 5%),
+#           unchanged snapshot, restore with a warm and a cold page cache,
+#           check --read-data, dump of one log (service.log.0, 64 MiB at full size)
+#   binary  one 2 GiB mixed file and a 10 MiB one (BIN_SIZE): first
+#           snapshot, restore, dump of the 10 MiB file
+#   many    1 million small files (SMALL_FILES): first and unchanged
+#           snapshot, restore
+# Default: "src logs binary"; add "many" for the small-files corpus.
+#
+# restic: RESTIC_BIN (default: restic v0.19.1 built from the module proxy
+# into WORKDIR/bin), RESTIC14_BIN (default: Debian's /usr/bin/restic).
+# RUNS repeats each step (the median is shown; default 1).
+# The ceiling line is what `go test ./repo -bench Stage` implies for this
+# machine's cores: the stages' ns per byte summed, divided over the cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-bench}
 corpora=${CORPORA:-"src logs binary"}
 log_size=${LOG_SIZE:-$((1 << 30))}
 bin_size=${BIN_SIZE:-$((2 << 30))}
-runs=${RUNS:-3} # each step is run this many times; the table shows the median
-command -v restic >/dev/null || { echo "compare: restic not found (apt-get install restic)" >&2; exit 1; }
-mkdir -p "$work/corpus"
+small_files=${SMALL_FILES:-1000000}
+runs=${RUNS:-1}
+mkdir -p "$work/corpus" "$work/bin"
 go build -o "$work/cairn" "$root/cmd/cairn"
 go build -o "$work/gencorpus" "$root/bench/gencorpus"
-[ -d "$work/corpus/src" ] || cp -a "$(go env GOROOT)/src" "$work/corpus/src"
-[ -d "$work/corpus/logs" ] || "$work/gencorpus" -logs "$work/corpus/logs" -log-size "$log_size"
-[ -f "$work/corpus/binary/mixed.bin" ] || { mkdir -p "$work/corpus/binary"; "$work/gencorpus" -binary "$work/corpus/binary/mixed.bin" -binary-size "$bin_size"; }
+restic=${RESTIC_BIN:-$work/bin/restic}
+if [ ! -x "$restic" ]; then
+  GOBIN=$work/bin go install github.com/restic/restic/cmd/restic@v0.19.1
+fi
+restic14=${RESTIC14_BIN:-/usr/bin/restic}
+[ -x "$restic14" ] || { echo "compare: no restic 0.14 at $restic14 (apt-get install restic, or set RESTIC14_BIN)" >&2; exit 1; }
+
+for c in $corpora; do
+  case $c in
+  src) [ -d "$work/corpus/src" ] || cp -a "$(go env GOROOT)/src" "$work/corpus/src" ;;
+  logs) [ -d "$work/corpus/logs" ] || "$work/gencorpus" -logs "$work/corpus/logs" -log-size "$log_size" ;;
+  binary)
+    if [ ! -f "$work/corpus/binary/mixed.bin" ]; then
+      mkdir -p "$work/corpus/binary"
+      "$work/gencorpus" -binary "$work/corpus/binary/mixed.bin" -binary-size "$bin_size"
+      head -c $((10 << 20)) /dev/urandom > "$work/corpus/binary/ten.bin"
+    fi ;;
+  many) [ -d "$work/corpus/many" ] || "$work/gencorpus" -small "$work/corpus/many" -small-files "$small_files" ;;
+  *) echo "compare: unknown corpus $c" >&2; exit 1 ;;
+  esac
+done
 echo "benchmark password" > "$work/pw"
 export RESTIC_PASSWORD_FILE=$work/pw
 
-# dump target per corpus: one small file from the middle of each
-declare -A dumpfile=([src]=net/http/server.go [logs]=service.log [binary]=mixed.bin)
-
 results=$work/results.md
-printf '| corpus | step | cairn s | restic s | speed-up | cairn RSS MiB | restic RSS MiB | cairn --key-file s / RSS MiB |\n|---|---|---:|---:|---:|---:|---:|---:|\n' > "$results"
+printf '| corpus | step | cairn s | restic %s s | restic %s s | vs current | vs 0.14 | cairn RSS MiB | restic RSS MiB | 0.14 RSS MiB | cairn --key-file s / RSS MiB |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n' \
+  "$("$restic" version | cut -d' ' -f2)" "$("$restic14" version | cut -d' ' -f2)" > "$results"
 
 # measure OUT WARM CMD...: runs CMD, appends "seconds maxrss_kib" to OUT.
-# It first waits for earlier writes to reach the disk, so that no step pays
-# for the writeback of the one before, then (as root, unless FRESH_CACHE=0)
-# empties the page cache and reads back the step's inputs, WARM (paths
-# separated by ":"). Each step so starts from the same memory state: after
-# a few gigabytes of restores the kernel's page-cache upkeep otherwise
-# doubles or triples the system time of whichever tool writes next, more
-# noise than signal. Only the step's own inputs are read back: on a virtual
-# machine that hands freed memory back to its host, every page the guest
-# touches afresh can cost a fault on the host, and with 2 GiB of unrelated
-# corpus in the cache a 2 GiB restore paid 1.5-2 s more system time, both
-# tools alike (touching 2 GiB of fresh memory took 0.8 s to 2.4 s here,
-# depending on what had been freed just before).
+# It first waits for earlier writes to reach the disk, then (as root,
+# unless FRESH_CACHE=0) empties the page cache and reads back the step's
+# inputs, WARM (paths separated by ":"; "" for a cold start). Each step so
+# starts from the same memory state: after gigabytes of restores the
+# kernel's page-cache upkeep otherwise doubles or triples the system time
+# of whichever tool writes next.
 measure() {
   local out=$1 warm=$2; shift 2
   sync
@@ -66,60 +88,108 @@ measure() {
 # median FILE: the run with the median time, as "seconds maxrss_kib".
 median() { grep -E '^[0-9.]+ [0-9]+$' "$1" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
-row() { # corpus step cairn-out restic-out cairn-key-file-out
-  local cs cr rs rr ks kr
-  read -r cs cr <<< "$(median "$3")"; read -r rs rr <<< "$(median "$4")"; read -r ks kr <<< "$(median "$5")"
-  awk -v c="$1" -v s="$2" -v cs="$cs" -v rs="$rs" -v cr="$cr" -v rr="$rr" -v ks="$ks" -v kr="$kr" 'BEGIN {
-    printf "| %s | %s | %.2f | %.2f | %.2fx | %.0f | %.0f | %.2f / %.0f |\n", c, s, cs, rs, (cs > 0 ? rs / cs : 0), cr / 1024, rr / 1024, ks, kr / 1024 }' >> "$results"
+# row CORPUS STEP: one line of the table from the step's four result files
+# (named CORPUS-STEP.TOOL).
+row() {
+  local f=$work/run/$1-$2 cs cr rs rr os or ks kr
+  read -r cs cr <<< "$(median "$f.cairn")"; read -r rs rr <<< "$(median "$f.restic")"
+  read -r os or <<< "$(median "$f.restic14")"; read -r ks kr <<< "$(median "$f.key")"
+  awk -v c="$1" -v s="$2" -v cs="$cs" -v rs="$rs" -v os="$os" -v cr="$cr" -v rr="$rr" -v or="$or" -v ks="$ks" -v kr="$kr" 'BEGIN {
+    printf "| %s | %s | %.2f | %.2f | %.2f | %.2fx | %.2fx | %.0f | %.0f | %.0f | %.2f / %.0f |\n",
+      c, s, cs, rs, os, (cs > 0 ? rs / cs : 0), (cs > 0 ? os / cs : 0), cr / 1024, rr / 1024, or / 1024, ks, kr / 1024 }' >> "$results"
 }
 
-# one_run C N: the four steps of both tools on corpus C, run number N.
-one_run() {
-  local c=$1 n=$2 data=$work/corpus/$1 r=$work/run/$2
+# tools: the four tools' command prefixes in run directory R.
+declare -A tool
+tools() {
+  local r=$1
+  tool[cairn]="$work/cairn -r $r/cairn-repo --password-file $work/pw --cache-dir $r/cairn-cache"
+  tool[key]="$work/cairn -r $r/key-repo --key-file $r/cairn.key --cache-dir $r/key-cache"
+  tool[restic]="$restic -q -r $r/restic-repo --cache-dir $r/restic-cache"
+  tool[restic14]="$restic14 -q -r $r/restic14-repo --cache-dir $r/restic14-cache"
+}
+repo_of() { case $1 in cairn) echo "$2/cairn-repo:$2/cairn-cache" ;; key) echo "$2/key-repo:$2/key-cache" ;; *) echo "$2/$1-repo:$2/$1-cache" ;; esac; }
+
+# step STEP R WARM-DATA KIND ARGS...: runs one step with each tool. KIND
+# picks the command: snapshot, restore, cold-restore, check, dump.
+step() {
+  local name=$1 r=$2 data=$3 kind=$4; shift 4
+  local t warm
+  for t in cairn restic restic14 key; do
+    warm=$(repo_of "$t" "$r")
+    [ -n "$data" ] && warm="$data:$warm"
+    case $kind in
+    snapshot)
+      if [ "${t#restic}" != "$t" ]; then measure "$work/run/$name.$t" "$warm" ${tool[$t]} backup "$@"
+      else measure "$work/run/$name.$t" "$warm" ${tool[$t]} snapshot "$@"; fi ;;
+    restore) rm -rf "$r/out-$t"; measure "$work/run/$name.$t" "$warm" ${tool[$t]} restore latest --target "$r/out-$t" ;;
+    cold-restore) rm -rf "$r/out-$t"; measure "$work/run/$name.$t" "" ${tool[$t]} restore latest --target "$r/out-$t" ;;
+    check) measure "$work/run/$name.$t" "$warm" ${tool[$t]} check --read-data ;;
+    dump) measure "$work/run/$name.$t" "$warm" ${tool[$t]} dump latest "$@" ;;
+    esac
+  done
+}
+
+init_all() {
+  local r=$1
   mkdir -p "$r"
-  cairn=("$work/cairn" -r "$r/cairn-repo" --password-file "$work/pw" --cache-dir "$r/cairn-cache")
-  restic=(restic -q -r "$r/restic-repo" --cache-dir "$r/restic-cache")
-  # the same steps with a key file instead of a password (no KDF), in a
-  # repository of its own: the way a timer or cron job runs cairn
-  cairnk=("$work/cairn" -r "$r/cairn-k-repo" --key-file "$r/cairn.key" --cache-dir "$r/cairn-k-cache")
-  "${cairn[@]}" init > /dev/null
-  "${restic[@]}" init > /dev/null
+  tools "$r"
   od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$r/cairn.key" && chmod 600 "$r/cairn.key"
-  "${cairnk[@]}" init > /dev/null
-  # each step's inputs: snapshots read the data and the repository,
-  # restore and dump only the repository
-  local cr="$r/cairn-repo:$r/cairn-cache" rr="$r/restic-repo:$r/restic-cache" kr="$r/cairn-k-repo:$r/cairn-k-cache"
-  local cw="$data:$cr" rw="$data:$rr" kw="$data:$kr"
-  measure "$work/run/c1" "$cw" "${cairn[@]}" snapshot "$data"
-  measure "$work/run/r1" "$rw" "${restic[@]}" backup "$data"
-  measure "$work/run/c2" "$cw" "${cairn[@]}" snapshot "$data"
-  measure "$work/run/r2" "$rw" "${restic[@]}" backup "$data"
-  measure "$work/run/c3" "$cr" "${cairn[@]}" restore latest --target "$r/cairn-out"
-  measure "$work/run/r3" "$rr" "${restic[@]}" restore latest --target "$r/restic-out"
-  cmp -s "$data/${dumpfile[$c]}" "$r/cairn-out$data/${dumpfile[$c]}" || { echo "compare: cairn restored $c wrongly" >&2; exit 1; }
-  measure "$work/run/c4" "$cr" "${cairn[@]}" dump latest "$data/${dumpfile[$c]}"
-  measure "$work/run/r4" "$rr" "${restic[@]}" dump latest "$data/${dumpfile[$c]}"
-  measure "$work/run/k1" "$kw" "${cairnk[@]}" snapshot "$data"
-  measure "$work/run/k2" "$kw" "${cairnk[@]}" snapshot "$data"
-  measure "$work/run/k3" "$kr" "${cairnk[@]}" restore latest --target "$r/cairn-k-out"
-  measure "$work/run/k4" "$kr" "${cairnk[@]}" dump latest "$data/${dumpfile[$c]}"
+  ${tool[cairn]} init > /dev/null
+  ${tool[key]} init > /dev/null
+  ${tool[restic]} init > /dev/null
+  ${tool[restic14]} init > /dev/null
 }
 
+one_run() { # one_run CORPUS N
+  local c=$1 r=$work/run/$2 data=$work/corpus/$1
+  init_all "$r"
+  case $c in
+  src|many)
+    step "$c-first" "$r" "$data" snapshot "$data"
+    step "$c-unchanged" "$r" "$data" snapshot "$data"
+    if [ "$c" = many ]; then step "$c-restore" "$r" "" restore; fi ;;
+  logs)
+    # day 2 changes the data: each run works on a copy all tools share
+    rm -rf "$r/logs" && cp -a "$data" "$r/logs" && data=$r/logs
+    step logs-first "$r" "$data" snapshot "$data"
+    "$work/gencorpus" -day2 "$data"
+    step logs-day2 "$r" "$data" snapshot "$data"
+    step logs-unchanged "$r" "$data" snapshot "$data"
+    step logs-restore "$r" "" restore
+    cmp -s "$data/service.log.0" "$r/out-cairn$data/service.log.0" || { echo "compare: cairn restored the logs wrongly" >&2; exit 1; }
+    step logs-cold-restore "$r" "" cold-restore
+    step logs-check "$r" "" check
+    step logs-dump "$r" "" dump "$data/service.log.0" ;;
+  binary)
+    step binary-first "$r" "$data" snapshot "$data"
+    step binary-restore "$r" "" restore
+    cmp -s "$data/ten.bin" "$r/out-cairn$data/ten.bin" || { echo "compare: cairn restored the binary wrongly" >&2; exit 1; }
+    step binary-dump "$r" "" dump "$data/ten.bin" ;;
+  esac
+}
+
+declare -A steps=([src]="src-first src-unchanged" [many]="many-first many-unchanged many-restore"
+  [logs]="logs-first logs-day2 logs-unchanged logs-restore logs-cold-restore logs-check logs-dump"
+  [binary]="binary-first binary-restore binary-dump")
 for c in $corpora; do
-  data=$work/corpus/$c
   # Deleting many files makes ext4 slow to create new ones for a while
   # (it skips inodes freed in the last 60 s): clear the last corpus's runs
   # first and let the file system settle; within a corpus nothing is deleted.
   rm -rf "$work/run" && sync && sleep 65 && mkdir -p "$work/run"
   for n in $(seq "$runs"); do one_run "$c" "$n"; done
-  row "$c" "first snapshot" "$work/run/c1" "$work/run/r1" "$work/run/k1"
-  row "$c" "unchanged snapshot" "$work/run/c2" "$work/run/r2" "$work/run/k2"
-  row "$c" "full restore" "$work/run/c3" "$work/run/r3" "$work/run/k3"
-  row "$c" "dump one file" "$work/run/c4" "$work/run/r4" "$work/run/k4"
-  cs=$(du -sm "$work/run/1/cairn-repo" | cut -f1); rs=$(du -sm "$work/run/1/restic-repo" | cut -f1); ds=$(du -sm "$data" | cut -f1)
-  printf '| %s | repository size (data %s MiB) | %s MiB | %s MiB | | | | |\n' "$c" "$ds" "$cs" "$rs" >> "$results"
+  for s in ${steps[$c]}; do row "$c" "${s#*-}"; done
 done
 rm -rf "$work/run"
+
+# The ceiling the stage benchmarks imply: every byte of a first snapshot
+# is chunked, hashed twice (blob id, content hash), compressed, sealed and
+# verified; the work spreads over the cores, except chunking, which is one
+# lane per file.
+ceiling=$(cd "$root" && go test ./repo -run '^$' -bench 'Stage/(chunk|blobid|contenthash|compress-fastest|seal|verify)/' -benchtime 3x 2>/dev/null |
+  awk -v cores="$(nproc)" '/MB\/s/ { split($1, p, "/"); set = p[3]; sub(/-[0-9]+$/, "", set); for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") { ns[set] += 1000 / $i; if (p[2] == "chunk") chunk[set] = 1000 / $i } }
+    END { for (s in ns) { many = cores * 1000 / ns[s]; one = 1000 / chunk[s]; printf "%s %.0f MB/s (one big file: %.0f MB/s, the chunker lane); ", s, many, (one < many ? one : many) } }')
 echo
-echo "cairn $("$work/cairn" --version | awk '{print $3}'), $(restic version | cut -d' ' -f1-2), $(nproc) cores"
+echo "cairn $("$work/cairn" --version | awk '{print $3}'), $("$restic" version | cut -d' ' -f1-2), $("$restic14" version | cut -d' ' -f1-2), $(nproc) cores"
+echo "ceiling from go test ./repo -bench Stage, for $(nproc) cores: $ceiling"
 cat "$results"

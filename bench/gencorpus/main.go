@@ -22,7 +22,13 @@ func main() {
 	small := flag.String("small", "", "write many small files into `DIR` (1000 per folder)")
 	smallFiles := flag.Int("small-files", 1_000_000, "how many small files")
 	smallVersion := flag.Int("small-version", 0, "version `N` > 0 rewrites every other file of version 0 and adds as many new ones as it rewrote")
+	day2 := flag.String("day2", "", "turn the logs in `DIR` into the next day's, as logrotate and a day of traffic do: service.log becomes service.log.0, a new service.log starts, and every other log grows by 5%")
 	flag.Parse()
+	if *day2 != "" {
+		if err := nextDay(*day2); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if *small != "" {
 		if err := writeSmall(*small, *smallFiles, *smallVersion); err != nil {
 			log.Fatal(err)
@@ -123,6 +129,66 @@ func unixUTC(ts int64) string {
 		y++
 	}
 	return fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d", y, m, d, rem/3600, rem/60%60, rem%60)
+}
+
+// nextDay rotates service.log to service.log.0 (renamed, unchanged), starts
+// a new service.log of 5% of its size, and appends 5% to every other log.
+func nextDay(dir string) error {
+	cur := filepath.Join(dir, "service.log")
+	fi, err := os.Stat(cur)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(cur, filepath.Join(dir, "service.log.0")); err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	ts := int64(1764201600) // 2025-11-27
+	if ts, err = writeLogFile(cur, fi.Size()/20, ts, r); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == "service.log" || e.Name() == "service.log.0" {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		tmp := p + ".day2"
+		if ts, err = writeLogFile(tmp, info.Size()/20, ts, r); err != nil {
+			return err
+		}
+		if err := appendFile(p, tmp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendFile appends the file from to the file to, and removes from.
+func appendFile(to, from string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(to, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Remove(from)
 }
 
 // writeBinary writes 1 MiB blocks of mixed kinds: random (incompressible),
