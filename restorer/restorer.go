@@ -78,19 +78,20 @@ type Result struct {
 }
 
 type restorer struct {
-	repo    Repo
-	opts    Options
-	root    *root
-	res     Result
-	errs    atomic.Uint64
-	mu      sync.Mutex
-	files   []*fileState
-	dirs    []dirMeta
-	made    map[string]bool // folders created or checked
-	links   map[[2]uint64]*fileState
-	pending []hardlink
-	uses    map[repo.ID][]blobUse // data blob -> where it goes
-	bufs    sync.Pool             // of *repo.OpenBuffers, one per pack reader
+	repo     Repo
+	opts     Options
+	root     *root
+	res      Result
+	errs     atomic.Uint64
+	mu       sync.Mutex
+	files    []*fileState
+	dirs     []dirMeta
+	made     map[string]bool // folders created or checked
+	links    map[[2]uint64]*fileState
+	pending  []hardlink
+	uses     map[repo.ID][]blobUse // data blob -> where it goes
+	selected int                   // entries the filter selected
+	bufs     sync.Pool             // of *repo.OpenBuffers, one per pack reader
 }
 
 // Restore restores node (a folder, whose contents go into the target, or a
@@ -110,6 +111,9 @@ func Restore(ctx context.Context, r Repo, node *repo.Node, path string, opts Opt
 	rs := &restorer{repo: r, opts: opts, root: rt, made: map[string]bool{"": true}, links: map[[2]uint64]*fileState{}, uses: map[repo.ID][]blobUse{}}
 	if err := rs.plan(ctx, node, path); err != nil {
 		return rs.result(), err
+	}
+	if rs.selected == 0 && hasPatterns(opts.Filter) {
+		return rs.result(), fmt.Errorf("%w the patterns (%s) below %s", ErrNothingMatched, describePatterns(opts.Filter), path)
 	}
 	if err := rs.fetch(ctx); err != nil {
 		return rs.result(), err
@@ -205,6 +209,9 @@ func (rs *restorer) entry(ctx context.Context, n *repo.Node, dirRel, dirAbs stri
 	}
 	rel, abs := joinRel(dirRel, n.Name), joinAbs(dirAbs, n.Name)
 	selected := rs.opts.Filter.Selected(abs)
+	if selected {
+		rs.selected++
+	}
 	if n.Type == repo.NodeDir {
 		if !selected && !rs.opts.Filter.Descend(abs) {
 			return nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/restorer"
 )
 
@@ -29,7 +30,7 @@ With -v the request counts go to standard error.`,
 				return err
 			}
 			defer r.Close()
-			sa, err := resolveSnapshot(c.Context, r, c.Args().Get(0)+":"+c.Args().Get(1), &filter)
+			sa, err := resolveSnapshot(c.Context, r, c.Args().Get(0)+":"+c.Args().Get(1), &filter, pattern.Filter{})
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/walker"
 )
@@ -65,7 +66,7 @@ func runLs(ctx context.Context, g *globalOptions, o lsOptions, arg string) error
 		return err
 	}
 	defer r.Close()
-	sa, err := resolveSnapshot(ctx, r, arg, &o.filter)
+	sa, err := resolveSnapshot(ctx, r, arg, &o.filter, pattern.Filter{})
 	if err != nil {
 		return err
 	}

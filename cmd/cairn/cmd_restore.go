@@ -66,7 +66,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 		return err
 	}
 	defer r.Close()
-	sa, err := resolveSnapshot(ctx, r, arg, &o.filter)
+	sa, err := resolveSnapshot(ctx, r, arg, &o.filter, filter)
 	if err != nil {
 		return err
 	}
