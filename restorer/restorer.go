@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -91,7 +93,10 @@ type restorer struct {
 	pending  []hardlink
 	uses     map[repo.ID][]blobUse // data blob -> where it goes
 	selected int                   // entries the filter selected
-	bufs     sync.Pool             // of *repo.OpenBuffers, one per pack reader
+	// targetTimes are the target's access and modification times before a
+	// full restore, given back to it at the end.
+	targetTimes []unix.Timespec
+	bufs        sync.Pool // of *repo.OpenBuffers, one per pack reader
 }
 
 // Restore restores node (a folder, whose contents go into the target, or a
@@ -150,12 +155,24 @@ func (rs *restorer) display(rel string) string {
 }
 
 // plan walks the trees, creates folders and non-file entries, creates the
-// files to fill, and records which blobs go where.
+// files to fill, and records which blobs go where. The target takes the
+// metadata of a folder restored into it by name; the snapshot's root "/"
+// has none of its own (no mode, no times), so a full restore gives the
+// target back the times it had before (see finishDirs) and leaves its
+// mode as it is.
 func (rs *restorer) plan(ctx context.Context, node *repo.Node, path string) error {
 	if node.Type != repo.NodeDir {
 		return rs.entry(ctx, node, "", parentOf(path))
 	}
-	rs.dirs = append(rs.dirs, dirMeta{rel: "", node: *node})
+	if path == "/" {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(rs.root.dir.Fd()), &st); err != nil {
+			return fmt.Errorf("target %s: %w", rs.opts.Target, err)
+		}
+		rs.targetTimes = []unix.Timespec{st.Atim, st.Mtim}
+	} else {
+		rs.dirs = append(rs.dirs, dirMeta{rel: "", node: *node})
+	}
 	return rs.walk(ctx, node.Subtree, "", path)
 }
 
