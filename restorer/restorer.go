@@ -77,6 +77,9 @@ type Result struct {
 	Skipped                    uint64 // existing files kept by the overwrite policy
 	Verified                   uint64 // files whose content hash was checked
 	Errors                     uint64
+	// Incomplete are the files that could not be restored whole (a damaged
+	// or missing blob), set aside under their name with IncompleteSuffix.
+	Incomplete []IncompleteFile `json:",omitempty"`
 }
 
 type restorer struct {
@@ -124,6 +127,7 @@ func Restore(ctx context.Context, r Repo, node *repo.Node, path string, opts Opt
 		return rs.result(), err
 	}
 	rs.finishLinks()
+	rs.setAsideIncomplete()
 	rs.finishDirs()
 	if opts.Verify {
 		if err := rs.verify(ctx); err != nil {
