@@ -19,6 +19,7 @@ func newDumpCommand(g *globalOptions) *cli.Command {
 		ArgsUsage: "SNAP PATH",
 		Description: `Writes the file at PATH in the snapshot to standard output, reading only the
 trees on its path and its own data. A folder is written as a tar stream.
+"latest" is the newest snapshot that holds PATH, whichever job wrote it.
 With -v the request counts go to standard error.`,
 		Flags: filter.flags(),
 		Action: func(c *cli.Context) error {
