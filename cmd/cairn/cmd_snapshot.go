@@ -38,8 +38,8 @@ func newSnapshotCommand(g *globalOptions) *cli.Command {
 		Description: `Stores a snapshot of the given paths. Files unchanged since the last snapshot
 of the same paths on this host are not read again. Files and folders that
 cannot be read, and sources that do not exist, are listed and skipped: the
-snapshot is still saved, and cairn exits with code 3. Without a repository named anywhere, the default local
-repository is created on first use.`,
+snapshot is still saved, and cairn exits with code 3. Without a repository
+named anywhere, the default local repository is created on first use.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "leave out paths matching `PATTERN` (glob, ** for any depth)"},
 			&cli.StringSliceFlag{Name: "include", Aliases: []string{"i"}, Usage: "back up only paths matching `PATTERN` (and the folders leading to them)"},
