@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -57,6 +58,10 @@ type Options struct {
 	// walking Paths.
 	Stdin     io.Reader
 	StdinName string
+
+	// Missing are sources that were given but do not exist (see
+	// CleanSources); each is told to Warn and counted as unreadable.
+	Missing []*fs.PathError
 
 	// Warn is told about each file or folder that could not be read and was
 	// left out of the snapshot.
@@ -126,8 +131,8 @@ type Result struct {
 	ID       repo.ID
 }
 
-// ErrSourceMissing is returned when a source path does not exist; nothing
-// is written then.
+// ErrSourceMissing is returned when no source path exists; nothing is
+// written then.
 var ErrSourceMissing = errors.New("archiver: source path missing")
 
 type archiver struct {
@@ -161,12 +166,15 @@ func Snapshot(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	if opts.Time.IsZero() {
 		opts.Time = start
 	}
-	paths, err := CleanPaths(opts.Paths, opts.Stdin != nil, opts.StdinName)
+	paths, missing, err := CleanSources(opts.Paths, opts.Stdin != nil, opts.StdinName)
 	if err != nil {
 		return nil, err
 	}
-	opts.Paths = paths
+	opts.Paths, opts.Missing = paths, append(opts.Missing, missing...)
 	a := newArchiver(r, opts)
+	for _, m := range opts.Missing {
+		a.warn(m.Path, fmt.Errorf("source missing, not backed up: %w", m))
+	}
 	ctx, a.cancel = context.WithCancel(ctx)
 	defer a.cancel()
 	root, err := a.run(ctx)
@@ -207,9 +215,18 @@ func newArchiver(r Repo, opts Options) *archiver {
 	}
 }
 
-// CleanPaths makes sources absolute, sorts them and drops any that lie
-// inside another. Missing sources fail before anything is written.
+// CleanPaths is CleanSources without the missing sources.
 func CleanPaths(paths []string, stdin bool, stdinName string) ([]string, error) {
+	kept, _, err := CleanSources(paths, stdin, stdinName)
+	return kept, err
+}
+
+// CleanSources makes sources absolute, sorts them and drops any that lie
+// inside another. Sources that do not exist (or cannot be looked at) are
+// left out and returned in missing, for Options.Missing: the snapshot is
+// taken of the rest. Only when none exists does it fail, with
+// ErrSourceMissing, before anything is written.
+func CleanSources(paths []string, stdin bool, stdinName string) (kept []string, missing []*fs.PathError, err error) {
 	if stdin {
 		name := strings.Trim(filepath.ToSlash(stdinName), "/")
 		if name == "" {
@@ -217,35 +234,45 @@ func CleanPaths(paths []string, stdin bool, stdinName string) ([]string, error) 
 		}
 		for _, part := range strings.Split(name, "/") {
 			if err := repo.ValidName(part); err != nil {
-				return nil, fmt.Errorf("stdin file name %q: %w", stdinName, err)
+				return nil, nil, fmt.Errorf("stdin file name %q: %w", stdinName, err)
 			}
 		}
-		return []string{"/" + name}, nil
+		return []string{"/" + name}, nil, nil
 	}
 	if len(paths) == 0 {
-		return nil, errors.New("nothing to back up: name at least one path")
+		return nil, nil, errors.New("nothing to back up: name at least one path")
 	}
 	var out []string
+	var msgs []string
 	for _, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", p, err)
+			return nil, nil, fmt.Errorf("source %s: %w", p, err)
 		}
 		if _, err := os.Lstat(abs); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrSourceMissing, p, err)
+			var pe *fs.PathError
+			if !errors.As(err, &pe) {
+				pe = &fs.PathError{Op: "lstat", Path: abs, Err: err}
+			}
+			missing = append(missing, pe)
+			msgs = append(msgs, err.Error())
+			continue
 		}
 		out = append(out, abs)
 	}
+	if len(out) == 0 {
+		return nil, missing, fmt.Errorf("%w: none of the sources exists, nothing was backed up: %s", ErrSourceMissing, strings.Join(msgs, "; "))
+	}
 	slices.Sort(out)
 	out = slices.Compact(out)
-	kept := out[:0]
+	kept = out[:0]
 	for _, p := range out {
 		if len(kept) > 0 && within(p, kept[len(kept)-1]) {
 			continue
 		}
 		kept = append(kept, p)
 	}
-	return kept, nil
+	return kept, missing, nil
 }
 
 // within reports whether p is dir or lies below it.

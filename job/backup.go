@@ -58,7 +58,7 @@ func (rn *Runner) backup(ctx context.Context, j *config.Job, o *access.Opener, r
 	}
 	opts, err := spec.Options()
 	if err != nil {
-		return nil, err // a missing source fails before the hook runs
+		return nil, err // no source at all fails before the hook runs
 	}
 	if err := rn.hook(ctx, j, HookBefore, res, nil); err != nil {
 		res.Hook = HookBefore

@@ -361,3 +361,17 @@ func TestCheckAllLocations(t *testing.T) {
 		t.Errorf("check with a damaged second location: %s, %+v, %v", res.Outcome, res.Locations, res.Err)
 	}
 }
+
+func TestMissingSourceIsPartial(t *testing.T) {
+	e := newEnv(t)
+	j := e.job("etc")
+	j.Sources = append(j.Sources, filepath.Join(e.dir, "does-not-exist"))
+	res := e.runner.Backup(ctx, j)
+	if res.Err != nil || res.Outcome != repo.OutcomePartial || res.Unreadable != 1 || res.Snapshot == nil {
+		t.Errorf("run %+v", res)
+	}
+	j.Sources = []string{filepath.Join(e.dir, "does-not-exist")}
+	if res := e.runner.Backup(ctx, j); res.Err == nil || res.Outcome != repo.OutcomeFailed {
+		t.Errorf("no source at all: %+v", res)
+	}
+}

@@ -57,7 +57,9 @@ func (s *Spec) AddJob(j *config.Job) error {
 
 // Options turns the spec into archiver options, before the repository is
 // opened: patterns are parsed and sources checked, so that a mistake
-// fails before anything is written. The parent is found later, by
+// fails before anything is written. Sources that do not exist go to
+// Missing (the archiver warns about each, and the run is partial); only
+// when none exists does it fail. The parent is found later, by
 // FindParent.
 func (s Spec) Options() (archiver.Options, error) {
 	var opts archiver.Options
@@ -68,7 +70,7 @@ func (s Spec) Options() (archiver.Options, error) {
 	if err != nil {
 		return opts, err
 	}
-	paths, err := archiver.CleanPaths(s.Paths, s.Stdin != nil, s.StdinName)
+	paths, missing, err := archiver.CleanSources(s.Paths, s.Stdin != nil, s.StdinName)
 	if err != nil {
 		return opts, err
 	}
@@ -78,7 +80,7 @@ func (s Spec) Options() (archiver.Options, error) {
 	}
 	opts = archiver.Options{
 		Paths: paths, Filter: filter, ExcludeCaches: s.ExcludeCaches, OneFileSystem: s.OneFileSystem,
-		Host: host, Job: s.Job, Tags: s.Tags, Time: s.Time,
+		Host: host, Job: s.Job, Tags: s.Tags, Time: s.Time, Missing: missing,
 	}
 	if s.Stdin != nil {
 		opts.Stdin, opts.StdinName = s.Stdin, s.StdinName

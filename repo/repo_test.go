@@ -709,3 +709,48 @@ func TestSnapshotFilterAndSelection(t *testing.T) {
 		t.Errorf("latest of no host: %v", err)
 	}
 }
+
+func TestLatestCandidatesFollowThePath(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 1, 1, h, 0, 0, 0, time.UTC) }
+	mk := func(host, job string, h int, paths ...string) *repo.Snapshot {
+		return &repo.Snapshot{Hostname: host, Job: job, Time: at(h), Paths: paths}
+	}
+	all := []*repo.Snapshot{
+		mk("web1", "app", 1, "/etc/app"),
+		mk("web1", "logs", 2, "/var/log/app"),
+		mk("web1", "app", 3, "/etc/app"), // the newest of job app
+		mk("web2", "app", 4, "/etc/app"),
+		mk("web1", "logs", 5, "/var/log/app"), // ran last
+	}
+	for _, c := range []struct {
+		path string
+		f    repo.SnapshotFilter
+		want []int
+	}{
+		{"/etc/app/app.yaml", repo.SnapshotFilter{}, []int{3, 2}},
+		{"/etc/app", repo.SnapshotFilter{Hosts: []string{"web1"}}, []int{2}},
+		{"/etc", repo.SnapshotFilter{}, []int{3, 2}}, // a folder on the way to the sources
+		{"/var/log/app/access.log", repo.SnapshotFilter{}, []int{4}},
+		{"/", repo.SnapshotFilter{}, []int{4, 3, 2}},
+	} {
+		got, err := repo.LatestCandidates(all, c.f, c.path)
+		if err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+		var idx []int
+		for _, s := range got {
+			idx = append(idx, slices.Index(all, s))
+		}
+		if !slices.Equal(idx, c.want) {
+			t.Errorf("%s %+v: %v, want %v", c.path, c.f, idx, c.want)
+		}
+	}
+	_, err := repo.LatestCandidates(all, repo.SnapshotFilter{}, "/srv/data")
+	if !errors.Is(err, repo.ErrNotFound) || !strings.Contains(err.Error(), "no snapshot backs up /srv/data") ||
+		!strings.Contains(err.Error(), "job logs: /var/log/app") {
+		t.Errorf("a path no snapshot backs up: %v", err)
+	}
+	if _, err := repo.LatestCandidates(nil, repo.SnapshotFilter{}, "/etc"); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("no snapshots: %v", err)
+	}
+}

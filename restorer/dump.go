@@ -27,7 +27,7 @@ func Lookup(ctx context.Context, r TreeLoader, root repo.ID, path string) (*repo
 			continue
 		}
 		if node.Type != repo.NodeDir {
-			return nil, fmt.Errorf("%s is not a folder in the snapshot", walked)
+			return nil, fmt.Errorf("%w: %s is not a folder in the snapshot", ErrNoSuchPath, walked)
 		}
 		tree, err := r.LoadTree(ctx, node.Subtree)
 		if err != nil {
@@ -35,7 +35,7 @@ func Lookup(ctx context.Context, r TreeLoader, root repo.ID, path string) (*repo
 		}
 		walked += "/" + name
 		if node = tree.Find(name); node == nil {
-			return nil, fmt.Errorf("%s: no such file or folder in the snapshot", walked)
+			return nil, fmt.Errorf("%s: %w in the snapshot", walked, ErrNoSuchPath)
 		}
 	}
 	return node, nil

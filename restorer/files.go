@@ -22,6 +22,12 @@ type fileState struct {
 	remaining atomic.Int64 // blob writes still to come
 	failed    atomic.Bool
 	skipped   bool // kept as it was (overwrite policy): metadata only
+	created   bool // createFile made it: set aside if it fails
+
+	// lost are the ranges not written and cause the first reason, once
+	// the file failed (under the restorer's mu).
+	lost  []Range
+	cause error
 
 	// writeMu serialises writes to this file. Writers of one file contend
 	// for its inode lock anyway, and the kernel spins on that lock: waiting
@@ -38,8 +44,8 @@ type hardlink struct {
 
 // blobUse is one place a blob goes.
 type blobUse struct {
-	file   *fileState
-	offset int64
+	file           *fileState
+	offset, length int64
 }
 
 // planFile creates a file (or decides to keep or link it) and records
@@ -71,11 +77,12 @@ func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) {
 		rs.warn(rel, err)
 		return
 	}
+	fs.created = true
 	var off int64
 	for _, e := range n.Content {
 		if !e.Hole {
 			fs.remaining.Add(1)
-			rs.uses[e.Blob] = append(rs.uses[e.Blob], blobUse{file: fs, offset: off})
+			rs.uses[e.Blob] = append(rs.uses[e.Blob], blobUse{file: fs, offset: off, length: int64(e.Length)})
 		}
 		off += int64(e.Length)
 	}

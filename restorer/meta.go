@@ -112,6 +112,11 @@ func (rs *restorer) finishDirs() {
 			rs.warn(d.rel, err)
 		}
 	}
+	if rs.targetTimes != nil {
+		if err := unix.UtimesNanoAt(int(rs.root.dir.Fd()), ".", rs.targetTimes, 0); err != nil {
+			rs.warn("", fmt.Errorf("metadata: %w", err))
+		}
+	}
 }
 
 // ErrVerify is returned when restored files do not match the snapshot.

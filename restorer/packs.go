@@ -141,10 +141,12 @@ func cmpOr(a, b error) error {
 func (rs *restorer) write(uses []blobUse, plain []byte) {
 	for _, u := range uses {
 		if u.file.failed.Load() {
+			rs.lose(u.file, u.offset, u.length, nil)
 			continue
 		}
 		if err := rs.writeAt(u.file, plain, u.offset); err != nil {
 			u.file.failed.Store(true)
+			rs.lose(u.file, u.offset, u.length, err)
 			rs.warn(u.file.rel, err)
 		} else if p := rs.opts.Progress; p != nil {
 			p.Bytes.Add(uint64(len(plain)))
@@ -193,9 +195,11 @@ func pwriteFull(fd int, b []byte, off int64) error {
 	return nil
 }
 
-// failUses marks the files a lost blob belonged to as failed.
+// failUses marks the files a lost blob belonged to as failed, and the
+// blob's ranges in them as lost.
 func (rs *restorer) failUses(uses []blobUse, err error) {
 	for _, u := range uses {
+		rs.lose(u.file, u.offset, u.length, err)
 		if !u.file.failed.Swap(true) {
 			rs.warn(u.file.rel, err)
 		}

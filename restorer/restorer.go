@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -75,22 +77,29 @@ type Result struct {
 	Skipped                    uint64 // existing files kept by the overwrite policy
 	Verified                   uint64 // files whose content hash was checked
 	Errors                     uint64
+	// Incomplete are the files that could not be restored whole (a damaged
+	// or missing blob), set aside under their name with IncompleteSuffix.
+	Incomplete []IncompleteFile `json:",omitempty"`
 }
 
 type restorer struct {
-	repo    Repo
-	opts    Options
-	root    *root
-	res     Result
-	errs    atomic.Uint64
-	mu      sync.Mutex
-	files   []*fileState
-	dirs    []dirMeta
-	made    map[string]bool // folders created or checked
-	links   map[[2]uint64]*fileState
-	pending []hardlink
-	uses    map[repo.ID][]blobUse // data blob -> where it goes
-	bufs    sync.Pool             // of *repo.OpenBuffers, one per pack reader
+	repo     Repo
+	opts     Options
+	root     *root
+	res      Result
+	errs     atomic.Uint64
+	mu       sync.Mutex
+	files    []*fileState
+	dirs     []dirMeta
+	made     map[string]bool // folders created or checked
+	links    map[[2]uint64]*fileState
+	pending  []hardlink
+	uses     map[repo.ID][]blobUse // data blob -> where it goes
+	selected int                   // entries the filter selected
+	// targetTimes are the target's access and modification times before a
+	// full restore, given back to it at the end.
+	targetTimes []unix.Timespec
+	bufs        sync.Pool // of *repo.OpenBuffers, one per pack reader
 }
 
 // Restore restores node (a folder, whose contents go into the target, or a
@@ -111,10 +120,14 @@ func Restore(ctx context.Context, r Repo, node *repo.Node, path string, opts Opt
 	if err := rs.plan(ctx, node, path); err != nil {
 		return rs.result(), err
 	}
+	if rs.selected == 0 && hasPatterns(opts.Filter) {
+		return rs.result(), fmt.Errorf("%w the patterns (%s) below %s", ErrNothingMatched, describePatterns(opts.Filter), path)
+	}
 	if err := rs.fetch(ctx); err != nil {
 		return rs.result(), err
 	}
 	rs.finishLinks()
+	rs.setAsideIncomplete()
 	rs.finishDirs()
 	if opts.Verify {
 		if err := rs.verify(ctx); err != nil {
@@ -146,12 +159,24 @@ func (rs *restorer) display(rel string) string {
 }
 
 // plan walks the trees, creates folders and non-file entries, creates the
-// files to fill, and records which blobs go where.
+// files to fill, and records which blobs go where. The target takes the
+// metadata of a folder restored into it by name; the snapshot's root "/"
+// has none of its own (no mode, no times), so a full restore gives the
+// target back the times it had before (see finishDirs) and leaves its
+// mode as it is.
 func (rs *restorer) plan(ctx context.Context, node *repo.Node, path string) error {
 	if node.Type != repo.NodeDir {
 		return rs.entry(ctx, node, "", parentOf(path))
 	}
-	rs.dirs = append(rs.dirs, dirMeta{rel: "", node: *node})
+	if path == "/" {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(rs.root.dir.Fd()), &st); err != nil {
+			return fmt.Errorf("target %s: %w", rs.opts.Target, err)
+		}
+		rs.targetTimes = []unix.Timespec{st.Atim, st.Mtim}
+	} else {
+		rs.dirs = append(rs.dirs, dirMeta{rel: "", node: *node})
+	}
 	return rs.walk(ctx, node.Subtree, "", path)
 }
 
@@ -205,6 +230,9 @@ func (rs *restorer) entry(ctx context.Context, n *repo.Node, dirRel, dirAbs stri
 	}
 	rel, abs := joinRel(dirRel, n.Name), joinAbs(dirAbs, n.Name)
 	selected := rs.opts.Filter.Selected(abs)
+	if selected {
+		rs.selected++
+	}
 	if n.Type == repo.NodeDir {
 		if !selected && !rs.opts.Filter.Descend(abs) {
 			return nil

@@ -194,3 +194,32 @@ func TestVerifyDetectsDamage(t *testing.T) {
 		t.Fatalf("verify: %v, want ErrVerify", err)
 	}
 }
+
+func TestTargetKeepsItsMetadataOnAFullRestore(t *testing.T) {
+	r := newRepo(t)
+	etc := dirNode(t, r, "etc", fileNode(t, r, "app.yaml", "x"))
+	etc.Mode = 0o751
+	root := dirNode(t, r, "", etc)
+	root.ModTime, root.Mode = time.Time{}, 0 // the snapshot's root has no metadata of its own
+	target := t.TempDir()
+	was := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	os.Chmod(target, 0o750)
+	os.Chtimes(target, was, was)
+	if _, w, err := restore(t, r, root, target, restorer.Options{}); err != nil || len(w) > 0 {
+		t.Fatalf("%v %q", err, w)
+	}
+	fi, err := os.Stat(target)
+	if err != nil || !fi.ModTime().Equal(was) || fi.Mode().Perm() != 0o750 {
+		t.Errorf("target after a full restore: %v %v, %v; want %v %v", fi.ModTime(), fi.Mode().Perm(), err, was, os.FileMode(0o750))
+	}
+	// A folder restored into the target by name gives it its metadata.
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restorer.Restore(context.Background(), r, &etc, "/etc", restorer.Options{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(target); !fi.ModTime().Equal(mtime) || fi.Mode().Perm() != 0o751 {
+		t.Errorf("target after restoring /etc into it: %v %v, want %v 0751", fi.ModTime(), fi.Mode().Perm(), mtime)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -56,7 +57,7 @@ func runDiff(ctx context.Context, g *globalOptions, o diffOptions, arg1, arg2 st
 	defer r.Close()
 	var sa [2]*snapshotArg
 	for i, arg := range []string{arg1, arg2} {
-		if sa[i], err = resolveSnapshot(ctx, r, arg, &o.filter); err != nil {
+		if sa[i], err = resolveSnapshot(ctx, r, arg, &o.filter, pattern.Filter{}); err != nil {
 			return err
 		}
 		if sa[i].node.Type != repo.NodeDir {

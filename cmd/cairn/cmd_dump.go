@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/restorer"
 )
 
@@ -18,6 +19,7 @@ func newDumpCommand(g *globalOptions) *cli.Command {
 		ArgsUsage: "SNAP PATH",
 		Description: `Writes the file at PATH in the snapshot to standard output, reading only the
 trees on its path and its own data. A folder is written as a tar stream.
+"latest" is the newest snapshot that holds PATH, whichever job wrote it.
 With -v the request counts go to standard error.`,
 		Flags: filter.flags(),
 		Action: func(c *cli.Context) error {
@@ -29,7 +31,7 @@ With -v the request counts go to standard error.`,
 				return err
 			}
 			defer r.Close()
-			sa, err := resolveSnapshot(c.Context, r, c.Args().Get(0)+":"+c.Args().Get(1), &filter)
+			sa, err := resolveSnapshot(c.Context, r, c.Args().Get(0)+":"+c.Args().Get(1), &filter, pattern.Filter{})
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/walker"
 )
@@ -31,7 +32,8 @@ func newLsCommand(g *globalOptions) *cli.Command {
 whole snapshot is listed. With a path, that entry and, for a folder, its
 direct contents; --recursive lists everything below it. -l shows them as
 ls -l does (mode, owner, group, size, local time, path, -> link target).
-With --json, one JSON object per entry and line.`,
+With --json, one JSON object per entry and line. With a path, "latest" is
+the newest snapshot that holds it, whichever job wrote it.`,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, Destination: &o.long, Usage: "long format: mode, owner, group, size, time"},
 			&cli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Destination: &o.recursive, Usage: "list everything below PATH, not just its direct contents"},
@@ -65,7 +67,7 @@ func runLs(ctx context.Context, g *globalOptions, o lsOptions, arg string) error
 		return err
 	}
 	defer r.Close()
-	sa, err := resolveSnapshot(ctx, r, arg, &o.filter)
+	sa, err := resolveSnapshot(ctx, r, arg, &o.filter, pattern.Filter{})
 	if err != nil {
 		return err
 	}

@@ -29,8 +29,13 @@ func newRestoreCommand(g *globalOptions) *cli.Command {
 		Description: `Restores the snapshot (latest, or an id prefix) into --target. A snapshot keeps
 the absolute paths it was given, so restoring one of /etc/app recreates
 DIR/etc/app. With :PATH, only that folder's contents (or that file) are
-restored. Patterns match absolute paths inside the snapshot. Nothing is ever
-written outside the target: entries that would be are refused.`,
+restored. Patterns match absolute paths inside the snapshot; when they match
+nothing, cairn says so and exits 1. "latest" is the newest snapshot that
+holds PATH and something the patterns match, whichever job wrote it. Nothing
+is ever written outside the target: entries that would be are refused. A
+file whose data is damaged in the repository never appears under its own
+name: what could be read is kept as NAME.cairn-incomplete, listed with the
+byte ranges lost; every other file is restored, and cairn exits 1.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Required: true, Destination: &o.target, Usage: "restore into `DIR`"},
 			&cli.StringSliceFlag{Name: "include", Aliases: []string{"i"}, Usage: "restore only paths matching `PATTERN`"},
@@ -66,7 +71,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 		return err
 	}
 	defer r.Close()
-	sa, err := resolveSnapshot(ctx, r, arg, &o.filter)
+	sa, err := resolveSnapshot(ctx, r, arg, &o.filter, filter)
 	if err != nil {
 		return err
 	}
@@ -83,8 +88,8 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 	})
 	res, err := restorer.Restore(ctx, r, sa.node, sa.path, opts)
 	p.stop()
-	if err == nil && res.Errors > 0 {
-		err = fmt.Errorf("restore finished with %d error(s), listed above", res.Errors)
+	if err == nil {
+		err = res.Err()
 	}
 	g.reportRestore(sa, res, err)
 	return err

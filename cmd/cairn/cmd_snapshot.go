@@ -24,7 +24,7 @@ type snapshotOptions struct {
 	force                            bool
 	stdin                            bool
 	stdinName                        string
-	job                              string
+	jobs                             repeatedFlag // one job; more are refused
 	time                             string
 }
 
@@ -37,9 +37,9 @@ func newSnapshotCommand(g *globalOptions) *cli.Command {
 		ArgsUsage: "PATH... | --job NAME",
 		Description: `Stores a snapshot of the given paths. Files unchanged since the last snapshot
 of the same paths on this host are not read again. Files and folders that
-cannot be read are listed and skipped: the snapshot is still saved, and cairn
-exits with code 3. Without a repository named anywhere, the default local
-repository is created on first use.`,
+cannot be read, and sources that do not exist, are listed and skipped: the
+snapshot is still saved, and cairn exits with code 3. Without a repository
+named anywhere, the default local repository is created on first use.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "leave out paths matching `PATTERN` (glob, ** for any depth)"},
 			&cli.StringSliceFlag{Name: "include", Aliases: []string{"i"}, Usage: "back up only paths matching `PATTERN` (and the folders leading to them)"},
@@ -53,7 +53,7 @@ repository is created on first use.`,
 			&cli.BoolFlag{Name: "stdin", Destination: &o.stdin, Usage: "store standard input as one file"},
 			&cli.StringFlag{Name: "stdin-filename", Value: "stdin", Destination: &o.stdinName, Usage: "`NAME` of the file read with --stdin"},
 			&cli.StringFlag{Name: "time", Destination: &o.time, Usage: "record `TIME` (\"2006-01-02 15:04:05\" in local time, or RFC 3339) as the snapshot's time instead of now, for imports and tests"},
-			&cli.StringFlag{Name: "job", Destination: &o.job, Usage: "back up the sources of job `NAME` from the configuration file (its patterns and tags added to the flags')"},
+			&cli.GenericFlag{Name: "job", Value: &o.jobs, Usage: "back up the sources of job `NAME` from the configuration file (its patterns and tags added to the flags')"},
 		},
 		Action: func(c *cli.Context) error {
 			o.excludes, o.includes = c.StringSlice("exclude"), c.StringSlice("include")
@@ -85,13 +85,17 @@ func (o *snapshotOptions) spec(g *globalOptions, args []string) (job.Spec, error
 		}
 		s.Time = t
 	}
-	if o.job == "" {
+	if len(o.jobs) == 0 {
 		return s, nil
+	}
+	if len(o.jobs) > 1 {
+		return s, fmt.Errorf("--job given %d times (%s): snapshot backs up one job; run `cairn snapshot --job NAME` once per job, or `cairn run NAME` (with the job's hooks and retention)",
+			len(o.jobs), strings.Join(o.jobs, ", "))
 	}
 	if g.config == nil {
 		return s, errors.New("--job needs a configuration file (--config or CAIRN_CONFIG)")
 	}
-	j, err := g.config.Job(o.job)
+	j, err := g.config.Job(o.jobs[0])
 	if err != nil {
 		return s, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/restorer"
 )
@@ -15,9 +16,11 @@ type snapshotArg struct {
 	node *repo.Node
 }
 
-// resolveSnapshot parses "latest" (the newest snapshot f selects), an id
-// prefix, and an optional ":PATH", and finds the node at PATH.
-func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *snapshotFilter) (*snapshotArg, error) {
+// resolveSnapshot parses "latest", an id prefix, and an optional ":PATH",
+// and finds the node at PATH (see restorer.Locate): "latest" is the newest
+// snapshot f selects that holds PATH and, for a restore, something match
+// selects.
+func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *snapshotFilter, match pattern.Filter) (*snapshotArg, error) {
 	name, path, _ := strings.Cut(arg, ":")
 	rf, err := f.repoFilter()
 	if err != nil {
@@ -27,19 +30,9 @@ func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *sna
 	if err != nil {
 		return nil, err
 	}
-	snap, err := repo.PickSnapshot(snaps, name, rf)
+	loc, err := restorer.Locate(ctx, r, snaps, name, path, rf, match)
 	if err != nil {
 		return nil, err
 	}
-	if path == "" {
-		path = "/"
-	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	node, err := restorer.Lookup(ctx, r, snap.Tree, path)
-	if err != nil {
-		return nil, err
-	}
-	return &snapshotArg{snap: snap, path: path, node: node}, nil
+	return &snapshotArg{snap: loc.Snapshot, path: loc.Path, node: loc.Node}, nil
 }
