@@ -262,14 +262,18 @@ func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.Fil
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return content{}, err
 	}
-	fr := &fileReader{a: a, ch: ch, hasher: repo.NewContentHasher(), inline: st.Size < chunk.MinSize}
+	fr := &fileReader{a: a, ch: ch, hasher: repo.GetContentHasher(), inline: st.Size < chunk.MinSize}
+	defer repo.PutContentHasher(fr.hasher)
 	if !fr.inline {
 		fr.startLane()
 	}
 	var err error
-	if st.Blocks*512 < st.Size {
+	switch {
+	case st.Blocks*512 < st.Size:
 		err = fr.readSparse(ctx, f, st.Size)
-	} else {
+	case fr.inline:
+		err = fr.readSmall(ctx, f, st.Size)
+	default:
 		err = fr.chunkRegion(ctx, f)
 	}
 	fr.wait()
@@ -281,7 +285,8 @@ func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.Fil
 
 // readStream reads a stream (standard input) as one file.
 func (a *archiver) readStream(ctx context.Context, r io.Reader) (content, error) {
-	fr := &fileReader{a: a, ch: chunk.New(a.repo.Config().Polynomial), hasher: repo.NewContentHasher()}
+	fr := &fileReader{a: a, ch: chunk.New(a.repo.Config().Polynomial), hasher: repo.GetContentHasher()}
+	defer repo.PutContentHasher(fr.hasher)
 	fr.startLane()
 	err := fr.chunkRegion(ctx, r)
 	fr.wait()
@@ -350,6 +355,44 @@ func (fr *fileReader) chunkRegion(ctx context.Context, r io.Reader) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// smallBufs hold a small file while it is stored.
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, chunk.MinSize); return &b }}
+
+// readSmall stores a file smaller than the smallest chunk, which is one
+// chunk whatever its bytes: one read of its size, where the chunker
+// would read until end of file (a second read system call per file). A
+// file that grew or shrank meanwhile is read again: saveFile compares its
+// status before and after.
+func (fr *fileReader) readSmall(ctx context.Context, f *os.File, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	buf := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(buf)
+	b := (*buf)[:size]
+	n, err := io.ReadFull(f, b)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return fmt.Errorf("read: %w", err)
+	}
+	b = b[:n]
+	if n == 0 {
+		return nil
+	}
+	fr.size += uint64(n)
+	fr.a.sum.bytesRead.Add(uint64(n))
+	fr.a.sum.bytesChunked.Add(uint64(n))
+	if fr.a.prog != nil {
+		fr.a.prog.BytesRead.Add(uint64(n))
+		fr.a.prog.BytesChunked.Add(uint64(n))
+		fr.a.prog.BytesDone.Add(uint64(n))
+	}
+	res := &blobResult{length: uint64(n)}
+	fr.parts = append(fr.parts, res)
+	fr.hasher.Write(b)
+	fr.a.saveChunk(ctx, b, res)
+	return nil
 }
 
 // zeros feeds holes to the content hash.

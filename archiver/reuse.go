@@ -94,7 +94,8 @@ func (a *archiver) hashPrefix(f *os.File, h io.Writer, n int64) (int64, error) {
 // readGrown reads a file that may have grown from prev; ok is false when
 // its first prev.Size bytes are not prev's content.
 func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t, prev *repo.Node) (content, bool, error) {
-	h := repo.NewContentHasher()
+	h := repo.GetContentHasher()
+	defer repo.PutContentHasher(h)
 	n, err := a.hashPrefix(f, h, int64(prev.Size))
 	if err != nil {
 		return content{}, false, err
@@ -144,7 +145,8 @@ func (a *archiver) readKnown(f *os.File, st *syscall.Stat_t, job *fileJob) (cont
 	if len(cands) == 0 && !indexed {
 		return content{}, false, nil
 	}
-	h := repo.NewContentHasher()
+	h := repo.GetContentHasher()
+	defer repo.PutContentHasher(h)
 	n, err := a.hashPrefix(f, h, st.Size)
 	if err != nil {
 		return content{}, false, err

@@ -5,6 +5,7 @@ import (
 	"hash"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairnbackup/cairn/crypto"
@@ -255,6 +256,22 @@ func decodeNode(d *decoder) Node {
 // NewContentHasher returns the hasher for a file's content hash (Node.Hash):
 // unkeyed BLAKE3-256, the value `b3sum` prints.
 func NewContentHasher() hash.Hash { return crypto.NewHasher() }
+
+// contentHashers recycles content hashers: a BLAKE3 hasher is a few
+// kilobytes, zeroed when made, and a snapshot of a million small files
+// made a million of them.
+var contentHashers = sync.Pool{New: func() any { return crypto.NewHasher() }}
+
+// GetContentHasher returns a reset content hasher from a pool; give it
+// back with PutContentHasher when its digest has been read.
+func GetContentHasher() hash.Hash {
+	h := contentHashers.Get().(hash.Hash)
+	h.Reset()
+	return h
+}
+
+// PutContentHasher returns a hasher to the pool.
+func PutContentHasher(h hash.Hash) { contentHashers.Put(h) }
 
 // ContentHashOf returns the content hash of a whole file held in memory.
 func ContentHashOf(b []byte) ID { return crypto.Hash(b) }
