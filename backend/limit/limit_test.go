@@ -17,7 +17,9 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) backend.Backend { return limit.New(mem.New(), limit.Rates{Upload: 1 << 30, Download: 1 << 30}) })
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		return limit.New(mem.New(), limit.Rates{Upload: 1 << 30, Download: 1 << 30})
+	})
 }
 
 func TestConformanceLocal(t *testing.T) {
