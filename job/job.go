@@ -89,6 +89,9 @@ type Result struct {
 
 	Snapshot *repo.ID      `json:"snapshot,omitempty"`
 	Summary  *repo.Summary `json:"summary,omitempty"`
+	// Unchanged: nothing changed since the parent snapshot, and with
+	// skip_if_unchanged no snapshot was written (Snapshot is the parent).
+	Unchanged bool `json:"unchanged,omitempty"`
 	// Unreadable counts the source files and folders left out.
 	Unreadable int64         `json:"unreadable,omitempty"`
 	Forget     *ForgetResult `json:"forget,omitempty"`
