@@ -60,6 +60,8 @@ func newApp(g *globalOptions) *cli.App {
 			newCopyCommand(g),
 			newCheckCommand(g),
 			newRepairCommand(g),
+			newTagCommand(g),
+			newRewriteCommand(g),
 			newForgetCommand(g),
 			newPruneCommand(g),
 			newStatusCommand(g),
