@@ -30,7 +30,8 @@ an --exclude pattern (matched against the absolute paths the snapshot
 stores; a folder goes with everything in it). Each snapshot that holds a
 match is written anew, recording the original's id, and the original is
 removed (kept with --keep-original). Snapshots without a match are left
-alone.
+alone. Exclude the file from later snapshots too (--exclude, or the job's
+exclude), or the next snapshot stores it again.
 
 The data stays in storage until a prune finds that nothing uses it: prune
 condemns it, and a prune after the grace period (--keep-delete, 24 h)
