@@ -83,6 +83,9 @@ type Options struct {
 	// UploadRate caps the bytes written to each location per second (0:
 	// no cap).
 	UploadRate int64
+	// DownloadRate caps the bytes read from each location per second (0:
+	// no cap).
+	DownloadRate int64
 }
 
 // RequestStats are the request and byte counts of Requests.

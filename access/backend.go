@@ -60,8 +60,8 @@ func (o *Opener) openCounted(ctx context.Context, l Location, create, createBuck
 	if err != nil {
 		return nil, err
 	}
-	if o.opts.UploadRate > 0 {
-		be = limit.New(be, o.opts.UploadRate)
+	if o.opts.UploadRate > 0 || o.opts.DownloadRate > 0 {
+		be = limit.New(be, limit.Rates{Upload: o.opts.UploadRate, Download: o.opts.DownloadRate})
 	}
 	c := counted.New(be)
 	o.mu.Lock()

@@ -33,6 +33,8 @@ type Repo interface {
 	SaveBlobWithID(ctx context.Context, t repo.BlobType, id repo.ID, plain []byte) (int, error)
 	LoadTree(ctx context.Context, id repo.ID) (*repo.Tree, error)
 	SaveSnapshot(ctx context.Context, s *repo.Snapshot) (repo.ID, error)
+	HasBlob(t repo.BlobType, id repo.ID) (bool, error)
+	SetCompression(level string) error
 }
 
 // checkpointer is implemented by repositories that can index the packs
@@ -47,6 +49,21 @@ type Options struct {
 	Filter        pattern.Filter // include/exclude patterns on absolute paths
 	ExcludeCaches bool           // skip the contents of folders holding a valid CACHEDIR.TAG
 	OneFileSystem bool           // do not cross into other file systems below a source
+	// ExcludeIfPresent skips the contents of folders holding a file of one
+	// of these names (the file itself is kept), as ExcludeCaches does.
+	ExcludeIfPresent  []string
+	ExcludeLargerThan int64 // leave out files larger than this many bytes; 0: none
+
+	// Compression is the level of the blobs this snapshot adds (one of
+	// repo.CompressionLevels); "" or auto keeps the repository's.
+	Compression string
+	// DryRun reads the sources and looks up their blobs, but stores
+	// nothing: no blob, no tree, no snapshot. The result says what would
+	// have been added.
+	DryRun bool
+	// SkipIfUnchanged writes no snapshot when the root tree is the
+	// parent's: nothing changed.
+	SkipIfUnchanged bool
 
 	Host, User, Job string
 	Tags            []string
@@ -125,10 +142,16 @@ func (p *Progress) done(path string) {
 	p.mu.Unlock()
 }
 
-// Result is a finished snapshot.
+// Result is a finished snapshot. With DryRun, or when SkipIfUnchanged
+// found nothing changed, Snapshot is the snapshot that was not saved.
 type Result struct {
 	Snapshot *repo.Snapshot
-	ID       repo.ID
+	ID       repo.ID // zero in a dry run; the parent's when Unchanged
+	// DryRun: nothing was written.
+	DryRun bool
+	// Unchanged: the sources are as in the parent snapshot (same root
+	// tree); with SkipIfUnchanged no snapshot was written.
+	Unchanged bool
 }
 
 // ErrSourceMissing is returned when no source path exists; nothing is
@@ -150,6 +173,8 @@ type archiver struct {
 	content ContentIndex
 
 	readThreadErr sync.Once // the ReadThread notice is given once
+
+	sources []sourceSlot // where each source's node ends up (set by the walker)
 }
 
 // summary counts what the run did; copied into the snapshot.
@@ -171,6 +196,9 @@ func Snapshot(ctx context.Context, r Repo, opts Options) (*Result, error) {
 		return nil, err
 	}
 	opts.Paths, opts.Missing = paths, append(opts.Missing, missing...)
+	if r, err = prepare(r, opts); err != nil {
+		return nil, err
+	}
 	a := newArchiver(r, opts)
 	for _, m := range opts.Missing {
 		a.warn(m.Path, fmt.Errorf("source missing, not backed up: %w", m))
@@ -189,6 +217,9 @@ func Snapshot(ctx context.Context, r Repo, opts Options) (*Result, error) {
 		return nil, err
 	}
 	snap := a.snapshot(root, start)
+	if res := a.unsaved(ctx, snap); res != nil {
+		return res, nil
+	}
 	id, err := r.SaveSnapshot(ctx, snap)
 	if err != nil {
 		return nil, fmt.Errorf("save snapshot: %w", err)

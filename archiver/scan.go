@@ -38,6 +38,9 @@ func Scan(ctx context.Context, opts Options) Totals {
 					return filepath.SkipDir
 				}
 				t.Dirs++
+				if markedPath(p, opts.ExcludeIfPresent) {
+					return filepath.SkipDir
+				}
 				if opts.OneFileSystem && p != root {
 					if fi, err := d.Info(); err == nil && deviceOf(fi) != rootDev {
 						return filepath.SkipDir
@@ -49,6 +52,9 @@ func Scan(ctx context.Context, opts Options) Totals {
 				return nil
 			}
 			if fi, err := d.Info(); err == nil {
+				if opts.ExcludeLargerThan > 0 && fi.Size() > opts.ExcludeLargerThan {
+					return nil
+				}
 				t.Files++
 				t.Bytes += uint64(fi.Size())
 			}

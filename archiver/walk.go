@@ -237,6 +237,7 @@ func find(t *repo.Tree, name string) *repo.Node {
 func (a *archiver) walkVirtual(ctx context.Context, d *dirState, path string, v *vdir, pt *repo.Tree) {
 	defer d.listed(ctx)
 	if v.source {
+		a.sources = append(a.sources, sourceSlot{path: path})
 		fi, err := os.Lstat(path)
 		if err != nil {
 			a.warn(path, err)
@@ -267,6 +268,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirState, path string, v 
 			continue
 		}
 		if child.source {
+			a.sources = append(a.sources, sourceSlot{path: p, dir: d, slot: slot})
 			a.walkEntry(ctx, d, slot, name, p, fi, pt, deviceOf(fi))
 			continue
 		}
@@ -311,6 +313,10 @@ func (a *archiver) walkStdin(ctx context.Context, d *dirState, slot int, name, p
 // walkEntry stores one file system entry below a source. pt is the
 // parent snapshot's tree of the folder holding it, if any.
 func (a *archiver) walkEntry(ctx context.Context, d *dirState, slot int, name, path string, fi fs.FileInfo, pt *repo.Tree, dev uint64) {
+	if a.tooLarge(fi) {
+		d.skip(ctx, slot)
+		return
+	}
 	pn := find(pt, name)
 	node, err := a.nodeFromInfo(name, path, fi)
 	if err != nil {
@@ -368,12 +374,13 @@ func (a *archiver) walkDirEntries(ctx context.Context, d *dirState, path string,
 		return
 	}
 	cacheTag := a.opts.ExcludeCaches && isCacheDir(path, entries)
+	marked := a.markedDir(entries)
 	for _, e := range entries {
 		if ctx.Err() != nil {
 			return
 		}
 		name := e.Name()
-		if cacheTag && name != cacheTagName {
+		if (cacheTag || marked) && !a.keptInMarked(e, cacheTag, marked) {
 			continue
 		}
 		p := join(path, name)

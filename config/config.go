@@ -154,6 +154,19 @@ type Job struct {
 	ExcludeCaches bool     `yaml:"exclude_caches,omitempty"`
 	OneFileSystem bool     `yaml:"one_file_system,omitempty"`
 	Tags          []string `yaml:"tags,omitempty"`
+	// Compression is the zstd level of the blobs the job's snapshots add:
+	// auto (the repository's own, the default), off, fastest, default,
+	// better or max.
+	Compression string `yaml:"compression,omitempty"`
+	// ExcludeIfPresent leaves out the contents of folders holding a file
+	// of one of these names (the file itself is kept).
+	ExcludeIfPresent []string `yaml:"exclude_if_present,omitempty"`
+	// ExcludeLargerThan leaves out files larger than this size, such as
+	// 100M or 2GiB.
+	ExcludeLargerThan string `yaml:"exclude_larger_than,omitempty"`
+	// SkipIfUnchanged writes no snapshot when nothing changed since the
+	// parent snapshot (the same root tree).
+	SkipIfUnchanged bool `yaml:"skip_if_unchanged,omitempty"`
 	// Retention is what `cairn forget --job NAME` keeps of the job's
 	// snapshots; nil means the job has no retention policy.
 	Retention *Retention `yaml:"retention,omitempty"`

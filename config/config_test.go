@@ -47,6 +47,13 @@ func TestLoadFull(t *testing.T) {
 		len(rt.KeepTags) != 2 || rt.GroupBy == nil || *rt.GroupBy != "host" || !rt.Prune {
 		t.Errorf("job logs' retention %+v", logs.Retention)
 	}
+	if logs.Compression != "max" || len(logs.ExcludeIfPresent) != 2 || logs.ExcludeLargerThanBytes() != 100<<20 || !logs.SkipIfUnchanged {
+		t.Errorf("job logs' snapshot keys: compression %q, exclude_if_present %q, exclude_larger_than %d, skip_if_unchanged %v",
+			logs.Compression, logs.ExcludeIfPresent, logs.ExcludeLargerThanBytes(), logs.SkipIfUnchanged)
+	}
+	if j.Compression != "" || j.ExcludeLargerThanBytes() != 0 || j.SkipIfUnchanged {
+		t.Errorf("job etc's snapshot defaults: %+v", j)
+	}
 	if logs.Schedule != "30 2 * * *" || !logs.CatchUp || logs.RandomDelayDuration() != 10*time.Minute {
 		t.Errorf("job logs' schedule %q, catch_up %v, random_delay %v", logs.Schedule, logs.CatchUp, logs.RandomDelayDuration())
 	}
@@ -131,6 +138,12 @@ func TestParseErrors(t *testing.T) {
 		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      io_nice: realtime\n", `io_nice "realtime"`},
 		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      nice: 20\n", `x.yaml:5: job "a": nice 20`},
 		{"jobs:\n  - name: a\n    sources: [/x]\n    limits:\n      cpus: -1\n", `x.yaml:5: job "a": cpus -1`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    compression: zip\n", `x.yaml:4: job "a": compression "zip": use one of auto, off, fastest, default, better, max`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    exclude_if_present: [ok, a/b]\n", `x.yaml:4: job "a": exclude_if_present "a/b": give a file name`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    exclude_if_present: [\"\"]\n", `x.yaml:4: job "a": exclude_if_present ""`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    exclude_larger_than: big\n", `x.yaml:4: job "a": exclude_larger_than: size "big"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    exclude_larger_than: 0\n", `x.yaml:4: job "a": exclude_larger_than "0" would leave out every file`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    skip_if_unchanged: maybe\n", `x.yaml:4`},
 		{"daemon:\n  concurrency: -1\n", `x.yaml:2: concurrency -1`},
 		{"jobs:\n  - name: a\n    sources: [/x]\n    repository:\n      min_copies: 1\n", `x.yaml:5: job "a": its repository block names no location`},
 		{"jobs:\n  - name: a\n    sources: [/x]\n    repository:\n      locations:\n        - url: /r\n      min_copies: 2\n", `x.yaml:7: min_copies 2 is more than the 1 enabled location(s)`},

@@ -87,6 +87,9 @@ func (c *Config) validate() error {
 				return invalid(fmt.Sprintf("%s.tags[%d]", at, k), "job %q: tag %q must be non-empty, without commas or newlines", j.Name, t)
 			}
 		}
+		if err := j.validateSnapshot(at); err != nil {
+			return err
+		}
 		if j.Retention != nil {
 			if err := j.Retention.validate(at+".retention", j.Name); err != nil {
 				return err

@@ -115,7 +115,7 @@ func (rn *Runner) snapshot(ctx context.Context, r *repo.Repository, j *config.Jo
 		return err
 	}
 	id := out.ID
-	res.Snapshot, res.Summary = &id, out.Snapshot.Summary
+	res.Snapshot, res.Summary, res.Unchanged = &id, out.Snapshot.Summary, out.Unchanged
 	return nil
 }
 

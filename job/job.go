@@ -89,6 +89,9 @@ type Result struct {
 
 	Snapshot *repo.ID      `json:"snapshot,omitempty"`
 	Summary  *repo.Summary `json:"summary,omitempty"`
+	// Unchanged: nothing changed since the parent snapshot, and with
+	// skip_if_unchanged no snapshot was written (Snapshot is the parent).
+	Unchanged bool `json:"unchanged,omitempty"`
 	// Unreadable counts the source files and folders left out.
 	Unreadable int64         `json:"unreadable,omitempty"`
 	Forget     *ForgetResult `json:"forget,omitempty"`
@@ -146,10 +149,17 @@ func (rn *Runner) host() string {
 // opener makes the Opener of one run of j.
 func (rn *Runner) opener(j *config.Job) *access.Opener {
 	opts := rn.Access(j)
-	if rate := j.Limits.UploadBytesPerSecond(); rate > 0 {
-		opts.UploadRate = rate
-	}
+	opts.UploadRate = uploadRate(opts.UploadRate, j.Limits)
 	return access.New(opts)
+}
+
+// uploadRate is the lower of the caller's cap (--limit-upload) and the
+// job's upload_rate, where either is set (0: unlimited).
+func uploadRate(caller int64, l *config.Limits) int64 {
+	if rate := l.UploadBytesPerSecond(); rate > 0 && (caller == 0 || rate < caller) {
+		return rate
+	}
+	return caller
 }
 
 // newResult starts a result.

@@ -36,13 +36,24 @@ type Spec struct {
 	Time time.Time
 	// Job names the job in the snapshot.
 	Job string
+
+	// FilesFrom names files listing more sources, one a line (see
+	// ReadFilesFrom).
+	FilesFrom []string
+	// ExcludeIfPresent, ExcludeLargerThan, Compression, DryRun and
+	// SkipIfUnchanged are archiver.Options'.
+	ExcludeIfPresent  []string
+	ExcludeLargerThan int64
+	Compression       string
+	DryRun            bool
+	SkipIfUnchanged   bool
 }
 
 // AddJob adds a job's sources, patterns, flags and tags to the spec. The
 // job names the sources, so a spec with paths or standard input is
 // refused.
 func (s *Spec) AddJob(j *config.Job) error {
-	if len(s.Paths) > 0 || s.Stdin != nil {
+	if len(s.Paths) > 0 || s.Stdin != nil || len(s.FilesFrom) > 0 {
 		return fmt.Errorf("give paths or job %s, not both: the job names its sources", j.Name)
 	}
 	s.Paths = slices.Clone(j.Sources)
@@ -52,6 +63,14 @@ func (s *Spec) AddJob(j *config.Job) error {
 	s.OneFileSystem = s.OneFileSystem || j.OneFileSystem
 	s.Tags = append(s.Tags, j.Tags...)
 	s.Job = j.Name
+	s.ExcludeIfPresent = append(s.ExcludeIfPresent, j.ExcludeIfPresent...)
+	if n := j.ExcludeLargerThanBytes(); n > 0 && (s.ExcludeLargerThan == 0 || n < s.ExcludeLargerThan) {
+		s.ExcludeLargerThan = n
+	}
+	if s.Compression == "" {
+		s.Compression = j.Compression // a flag wins over the job
+	}
+	s.SkipIfUnchanged = s.SkipIfUnchanged || j.SkipIfUnchanged
 	return nil
 }
 
@@ -66,11 +85,27 @@ func (s Spec) Options() (archiver.Options, error) {
 	if s.Stdin != nil && len(s.Paths) > 0 {
 		return opts, errors.New("--stdin takes no paths")
 	}
+	if s.Stdin != nil && len(s.FilesFrom) > 0 {
+		return opts, errors.New("--stdin takes no --files-from")
+	}
 	filter, err := s.filter()
 	if err != nil {
 		return opts, err
 	}
-	paths, missing, err := archiver.CleanSources(s.Paths, s.Stdin != nil, s.StdinName)
+	if s.Compression != "" {
+		if err := repo.CheckCompression(s.Compression); err != nil {
+			return opts, err
+		}
+	}
+	sources := s.Paths
+	for _, name := range s.FilesFrom {
+		more, err := readFilesFromFile(name)
+		if err != nil {
+			return opts, err
+		}
+		sources = append(slices.Clip(sources), more...)
+	}
+	paths, missing, err := archiver.CleanSources(sources, s.Stdin != nil, s.StdinName)
 	if err != nil {
 		return opts, err
 	}
@@ -81,6 +116,8 @@ func (s Spec) Options() (archiver.Options, error) {
 	opts = archiver.Options{
 		Paths: paths, Filter: filter, ExcludeCaches: s.ExcludeCaches, OneFileSystem: s.OneFileSystem,
 		Host: host, Job: s.Job, Tags: s.Tags, Time: s.Time, Missing: missing,
+		ExcludeIfPresent: s.ExcludeIfPresent, ExcludeLargerThan: s.ExcludeLargerThan,
+		Compression: s.Compression, DryRun: s.DryRun, SkipIfUnchanged: s.SkipIfUnchanged,
 	}
 	if s.Stdin != nil {
 		opts.Stdin, opts.StdinName = s.Stdin, s.StdinName

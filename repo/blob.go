@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -22,7 +23,7 @@ const minCompressSize = 64
 // blobCodec turns plaintext into sealed blobs and back. Safe for concurrent use.
 type blobCodec struct {
 	key    *crypto.MasterKey
-	enc    *zstd.Encoder // nil when compression is off
+	enc    atomic.Pointer[zstd.Encoder] // nil when compression is off
 	dec    *zstd.Decoder
 	verify bool // decompress every compressed blob again before it is sealed
 
@@ -40,22 +41,46 @@ func newBlobCodec(key *crypto.MasterKey, compression string, verify bool) (*blob
 	if err != nil {
 		return nil, err
 	}
-	level, ok := map[string]zstd.EncoderLevel{
-		CompressionFastest: zstd.SpeedFastest,
-		CompressionDefault: zstd.SpeedDefault,
-		CompressionBetter:  zstd.SpeedBetterCompression,
-	}[compression]
-	if ok {
-		// Blobs average 1 MiB and never exceed 8 MiB: a 2 MiB window loses
-		// almost nothing and keeps each encoder's history at 2 MiB, not 8.
-		c.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level),
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithZeroFrames(true),
-			zstd.WithEncoderCRC(false), zstd.WithWindowSize(2<<20))
-		if err != nil {
-			return nil, err
-		}
+	if err := c.setLevel(compression); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// zstdLevels maps the compression names onto klauspost/compress's levels;
+// off is absent.
+var zstdLevels = map[string]zstd.EncoderLevel{
+	CompressionFastest: zstd.SpeedFastest,
+	CompressionDefault: zstd.SpeedDefault,
+	CompressionBetter:  zstd.SpeedBetterCompression,
+	CompressionMax:     zstd.SpeedBestCompression,
+}
+
+// newEncoder returns the encoder of a compression level, nil for off.
+func newEncoder(level string) (*zstd.Encoder, error) {
+	if level == CompressionOff {
+		return nil, nil
+	}
+	zl, ok := zstdLevels[level]
+	if !ok {
+		return nil, fmt.Errorf("unknown compression level %q", level)
+	}
+	// Blobs average 1 MiB and never exceed 8 MiB: a 2 MiB window loses
+	// almost nothing and keeps each encoder's history at 2 MiB, not 8.
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zl),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithZeroFrames(true),
+		zstd.WithEncoderCRC(false), zstd.WithWindowSize(2<<20))
+}
+
+// setLevel makes later seals compress at level. A seal already running
+// finishes with the encoder it started with.
+func (c *blobCodec) setLevel(level string) error {
+	enc, err := newEncoder(level)
+	if err != nil {
+		return err
+	}
+	c.enc.Store(enc)
+	return nil
 }
 
 // sealed is a blob ready for a pack. Its bytes may live in a reused
@@ -98,8 +123,8 @@ func (c *blobCodec) getScratch() *scratch {
 func (c *blobCodec) seal(t pack.BlobType, id crypto.ID, plain []byte) (sealed, error) {
 	sc := c.getScratch()
 	payload, rawLen := plain, uint32(0)
-	if c.enc != nil && len(plain) >= minCompressSize {
-		comp := c.enc.EncodeAll(plain, sc.comp[:0])
+	if enc := c.enc.Load(); enc != nil && len(plain) >= minCompressSize {
+		comp := enc.EncodeAll(plain, sc.comp[:0])
 		sc.comp = comp[:0]
 		if len(comp) < len(plain) {
 			payload, rawLen = comp, uint32(len(plain))

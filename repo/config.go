@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cairnbackup/cairn/crypto"
@@ -19,13 +21,32 @@ var configMagic = []byte("CAIRNCFG")
 // configHeaderLen is magic ‖ version (uint16 LE) ‖ repository id.
 const configHeaderLen = 8 + 2 + crypto.IDSize
 
-// Compression levels for blobs, named after zstd's levels.
+// Compression levels for blobs, named after zstd's levels
+// (klauspost/compress: SpeedFastest, SpeedDefault, SpeedBetterCompression,
+// SpeedBestCompression). Off stores blobs raw.
 const (
 	CompressionOff     = "off"
 	CompressionFastest = "fastest"
 	CompressionDefault = "default"
 	CompressionBetter  = "better"
+	CompressionMax     = "max"
 )
+
+// CompressionAuto, given where a level is chosen (init, a snapshot, a
+// job), means the repository's own level (at init: the default for new
+// repositories). It is never stored in a config.
+const CompressionAuto = "auto"
+
+// CompressionLevels lists the names a user may give, auto first.
+var CompressionLevels = []string{CompressionAuto, CompressionOff, CompressionFastest, CompressionDefault, CompressionBetter, CompressionMax}
+
+// CheckCompression refuses a name that is not one of CompressionLevels.
+func CheckCompression(name string) error {
+	if !slices.Contains(CompressionLevels, name) {
+		return fmt.Errorf("compression %q: use one of %s", name, strings.Join(CompressionLevels, ", "))
+	}
+	return nil
+}
 
 // NewRepositoryCompression is the level of new repositories: zstd's
 // fastest level compresses application logs as small as its default level
@@ -56,7 +77,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: config: pack size %d out of range 1 MiB..1 GiB", ErrMalformed, c.PackSize)
 	}
 	switch c.Compression {
-	case CompressionOff, CompressionFastest, CompressionDefault, CompressionBetter:
+	case CompressionOff, CompressionFastest, CompressionDefault, CompressionBetter, CompressionMax:
 	default:
 		return fmt.Errorf("%w: config: unknown compression %q", ErrMalformed, c.Compression)
 	}

@@ -35,3 +35,7 @@ func DefaultCacheDirFor(env map[string]string, euid int, home string) (string, e
 
 // DecodeRecord decodes a history record's plaintext.
 var DecodeRecord = decodeRecord
+
+// NewEncoder is the encoder the repository uses at a compression level
+// (nil for off).
+var NewEncoder = newEncoder

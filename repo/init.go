@@ -17,7 +17,7 @@ import (
 type InitOptions struct {
 	KDF         crypto.KDFParams // zero means crypto.DefaultKDF
 	PackSize    int              // zero means DefaultPackSize
-	Compression string           // empty means NewRepositoryCompression
+	Compression string           // empty or CompressionAuto means NewRepositoryCompression
 }
 
 // Init creates a repository in an empty backend: a fresh master key and
@@ -82,7 +82,12 @@ func newConfig(iopts InitOptions) (Config, error) {
 	if cfg.PackSize == 0 {
 		cfg.PackSize = DefaultPackSize
 	}
-	if cfg.Compression == "" {
+	if cfg.Compression != "" {
+		if err := CheckCompression(cfg.Compression); err != nil {
+			return Config{}, fmt.Errorf("init: %w", err)
+		}
+	}
+	if cfg.Compression == "" || cfg.Compression == CompressionAuto {
 		cfg.Compression = NewRepositoryCompression
 	}
 	cfg.Created = timeNow().UTC()

@@ -75,7 +75,8 @@ type Repository struct {
 	treeCache    *objCache
 	recordCache  *objCache
 
-	mu          sync.Mutex           // guards pending, pendingHigh and unindexed
+	mu          sync.Mutex           // guards pending, pendingHigh, unindexed and compression
+	compression string               // set by SetCompression; "" means the config's
 	pending     map[blobKey]struct{} // saved in this session, not yet in the cache
 	pendingHigh int                  // the most pending held since the map was last rebuilt
 	unindexed   []index.PackInfo     // uploaded packs awaiting an index segment
@@ -117,6 +118,37 @@ func (r *Repository) Backend() backend.Backend { return r.be }
 
 // Config returns the repository's settings.
 func (r *Repository) Config() Config { return r.cfg }
+
+// SetCompression makes the blobs this process saves from now on compress
+// at level (one of CompressionLevels) instead of the repository's own
+// level; CompressionAuto or "" returns to the repository's. Blobs already
+// stored keep their compression, and readers need no setting: every
+// blob's header says how it was stored.
+func (r *Repository) SetCompression(level string) error {
+	if level == "" || level == CompressionAuto {
+		level = r.cfg.Compression
+	}
+	if err := CheckCompression(level); err != nil {
+		return err
+	}
+	if err := r.codec.setLevel(level); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.compression = level
+	r.mu.Unlock()
+	return nil
+}
+
+// Compression returns the level new blobs are compressed at.
+func (r *Repository) Compression() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.compression == "" {
+		return r.cfg.Compression
+	}
+	return r.compression
+}
 
 // KeyID returns the name of the key file that opened the repository.
 func (r *Repository) KeyID() ID { return r.keyID }

@@ -60,6 +60,8 @@ func newApp(g *globalOptions) *cli.App {
 			newCopyCommand(g),
 			newCheckCommand(g),
 			newRepairCommand(g),
+			newTagCommand(g),
+			newRewriteCommand(g),
 			newForgetCommand(g),
 			newPruneCommand(g),
 			newStatusCommand(g),
@@ -85,6 +87,7 @@ type globalOptions struct {
 	verbose         bool
 
 	minCopies, maxCopies int            // multi-location repositories
+	limitUp, limitDown   int64          // bytes per second to and from each location; 0: unlimited
 	config               *config.Config // the --config file, if any
 	secretFlags          bool           // the secret came from flags, not the configuration
 	acc                  *access.Opener // opens the repository the flags name
@@ -105,6 +108,8 @@ func (g *globalOptions) flags() []cli.Flag {
 		&cli.StringFlag{Name: "config", EnvVars: []string{"CAIRN_CONFIG"}, Usage: "configuration `FILE` describing jobs and locations (default: /etc/cairn/cairn.yaml for root, $XDG_CONFIG_HOME/cairn/cairn.yaml for others, when it exists)"},
 		&cli.IntFlag{Name: "min-copies", EnvVars: []string{"CAIRN_MIN_COPIES"}, Usage: "with several locations: a write must reach `N` of them (default 1, or the configuration's min_copies)"},
 		&cli.IntFlag{Name: "max-copies", EnvVars: []string{"CAIRN_MAX_COPIES"}, Usage: "with several locations: write to at most `N` of them (default all, or the configuration's max_copies)"},
+		&cli.IntFlag{Name: "limit-upload", EnvVars: []string{"CAIRN_LIMIT_UPLOAD"}, Usage: "write at most `KiB` per second to each location (default: unlimited)"},
+		&cli.IntFlag{Name: "limit-download", EnvVars: []string{"CAIRN_LIMIT_DOWNLOAD"}, Usage: "read at most `KiB` per second from each location (default: unlimited)"},
 		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"CAIRN_CACHE_DIR"}, Usage: "`DIR` for the local index cache (default: your cache folder)"},
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON instead of text"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
@@ -124,6 +129,9 @@ func (g *globalOptions) load(c *cli.Context) error {
 	g.quiet = c.Bool("quiet")
 	g.verbose = c.Bool("verbose")
 	g.minCopies, g.maxCopies = c.Int("min-copies"), c.Int("max-copies")
+	if err := g.loadLimits(c); err != nil {
+		return err
+	}
 	level := slog.LevelWarn
 	if g.verbose {
 		level = slog.LevelInfo

@@ -25,8 +25,8 @@ does not exist yet, or an S3 bucket/prefix). Without -r it creates the default
 local repository and a key file for it. On a terminal the password is asked
 twice.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "compression", Value: repo.NewRepositoryCompression, Destination: &opts.compression,
-				Usage: "blob compression (zstd level): off, fastest, default or better; fastest compresses logs as well as default, 1.7x faster"},
+			&cli.StringFlag{Name: "compression", Value: repo.CompressionAuto, Destination: &opts.compression,
+				Usage: "the repository's blob compression (zstd level): auto (" + repo.NewRepositoryCompression + "), off, fastest, default, better or max; snapshots may choose another"},
 			&cli.IntFlag{Name: "pack-size", Value: repo.DefaultPackSize >> 20, Destination: &opts.packSizeMiB,
 				Usage: "target pack size in `MiB`"},
 			&cli.BoolFlag{Name: "create-bucket", Destination: &opts.createBucket, Usage: "create the S3 bucket if it does not exist"},

@@ -200,7 +200,9 @@ func (g *globalOptions) reportRun(res *job.Result) {
 		g.printJSON(map[string]any{"message_type": "summary", "run": res})
 		return
 	}
-	if res.Snapshot != nil && res.Summary != nil {
+	if res.Unchanged && res.Snapshot != nil {
+		g.printf("nothing changed since snapshot %s: no snapshot written (skip_if_unchanged)\n", res.Snapshot.Short())
+	} else if res.Snapshot != nil && res.Summary != nil {
 		s := res.Summary
 		g.printf("snapshot %s saved: %d new, %d changed, %d unchanged file(s); added %s (%s stored)\n", res.Snapshot.Short(),
 			s.FilesNew, s.FilesChanged, s.FilesUnchanged, formatBytes(s.BytesAdded), formatBytes(s.BytesStored))

@@ -26,6 +26,7 @@ type snapshotOptions struct {
 	stdinName                        string
 	jobs                             repeatedFlag // one job; more are refused
 	time                             string
+	more                             snapshotMore
 }
 
 func newSnapshotCommand(g *globalOptions) *cli.Command {
@@ -40,7 +41,7 @@ of the same paths on this host are not read again. Files and folders that
 cannot be read, and sources that do not exist, are listed and skipped: the
 snapshot is still saved, and cairn exits with code 3. Without a repository
 named anywhere, the default local repository is created on first use.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "leave out paths matching `PATTERN` (glob, ** for any depth)"},
 			&cli.StringSliceFlag{Name: "include", Aliases: []string{"i"}, Usage: "back up only paths matching `PATTERN` (and the folders leading to them)"},
 			&cli.StringSliceFlag{Name: "exclude-file", Usage: "read exclude patterns from `FILE`, one per line"},
@@ -54,13 +55,19 @@ named anywhere, the default local repository is created on first use.`,
 			&cli.StringFlag{Name: "stdin-filename", Value: "stdin", Destination: &o.stdinName, Usage: "`NAME` of the file read with --stdin"},
 			&cli.StringFlag{Name: "time", Destination: &o.time, Usage: "record `TIME` (\"2006-01-02 15:04:05\" in local time, or RFC 3339) as the snapshot's time instead of now, for imports and tests"},
 			&cli.GenericFlag{Name: "job", Value: &o.jobs, Usage: "back up the sources of job `NAME` from the configuration file (its patterns and tags added to the flags')"},
-		},
+		}, o.more.flags()...),
 		Action: func(c *cli.Context) error {
 			o.excludes, o.includes = c.StringSlice("exclude"), c.StringSlice("include")
 			o.excludeFiles, o.tags = c.StringSlice("exclude-file"), c.StringSlice("tag")
+			if err := o.more.load(c); err != nil {
+				return err
+			}
 			spec, err := o.spec(g, c.Args().Slice())
 			if err != nil {
 				return err
+			}
+			if spec.DryRun {
+				return runSnapshotDryRun(c.Context, g, spec)
 			}
 			return g.audited(job.KindSnapshot, func(res *job.Result) error {
 				res.Job = spec.Job
@@ -75,6 +82,7 @@ func (o *snapshotOptions) spec(g *globalOptions, args []string) (job.Spec, error
 	s := job.Spec{Paths: args, Excludes: o.excludes, Includes: o.includes, ExcludeFiles: o.excludeFiles,
 		ExcludeCaches: o.excludeCaches, OneFileSystem: o.oneFileSystem, Tags: o.tags, Host: o.host,
 		Parent: o.parent, Force: o.force}
+	o.more.into(&s)
 	if o.stdin {
 		s.Stdin, s.StdinName = g.stdin, o.stdinName
 	}
@@ -135,7 +143,11 @@ func runSnapshot(ctx context.Context, g *globalOptions, spec job.Spec, audit *jo
 	if err != nil {
 		return err
 	}
-	audit.Snapshot, audit.Summary = &res.ID, res.Snapshot.Summary
+	audit.Snapshot, audit.Summary, audit.Unchanged = &res.ID, res.Snapshot.Summary, res.Unchanged
+	if res.Unchanged {
+		g.reportUnchanged(res)
+		return nil
+	}
 	g.reportSnapshot(res)
 	if n := skipped.Load(); n > 0 {
 		fmt.Fprintf(g.stderr, "cairn: snapshot %s saved, but %d file(s) or folder(s) could not be read (listed above)\n", res.ID.Short(), n)

@@ -31,6 +31,12 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 	for name, fn := range faultCmds {
 		cmds[name] = fn
 	}
+	for name, fn := range clockCmds {
+		cmds[name] = fn
+	}
+	for name, fn := range storageCmds {
+		cmds[name] = fn
+	}
 	return cmds
 }
 

@@ -87,6 +87,7 @@ func (g *globalOptions) accessOptionsIn(cfg *config.Config, j *config.Job) acces
 		CacheDir: g.cacheDir, Logger: g.logger, Now: repoClock(os.Getenv), LockRefresh: lockRefresh(os.Getenv),
 		Prompt: g.terminalPrompt(), Warn: func(msg string) { g.warnf("%s", msg) },
 		OnHeal: g.onHeal, OnLag: g.onLag, Stderr: g.stderr,
+		UploadRate: g.limitUp, DownloadRate: g.limitDown,
 	}
 }
 

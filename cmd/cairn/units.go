@@ -6,27 +6,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cairnbackup/cairn/config"
 )
 
 // parseSize reads a byte count: a number with an optional binary unit
-// (K, M, G, T, with or without "iB"/"B"), e.g. 500M, 2GiB, 1024.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	upper := strings.ToUpper(t)
-	upper = strings.TrimSuffix(strings.TrimSuffix(upper, "IB"), "B")
-	mult := int64(1)
-	if n := len(upper); n > 0 {
-		if i := strings.IndexByte("KMGT", upper[n-1]); i >= 0 {
-			mult = int64(1) << (10 * (i + 1))
-			upper = upper[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(upper), 64)
-	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || v*float64(mult) > math.MaxInt64/2 {
-		return 0, fmt.Errorf("size %q: use a number of bytes with an optional unit, such as 500M or 2G", s)
-	}
-	return int64(v * float64(mult)), nil
-}
+// (K, M, G, T, with or without "iB"/"B"), e.g. 500M, 2GiB, 1024 (the
+// syntax of sizes in the configuration file too).
+func parseSize(s string) (int64, error) { return config.ParseSize(s) }
 
 // parsePercent reads a share written as "5%" or "5" (percent), or
 // "unlimited" (returned as +Inf).

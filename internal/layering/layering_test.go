@@ -36,6 +36,7 @@ var forbidden = map[string][]string{
 	"timers":    {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "copier", "access", "retention", "job", "metrics", "cmd", "daemon"},
 	"daemon":    {"crypto", "chunk", "pack", "index", "backend", "timers", "cmd"},
 	"metrics":   {"crypto", "chunk", "pack", "index", "backend", "schedule", "cmd", "timers", "daemon"},
+	"rewrite":   {"crypto", "chunk", "pack", "index", "backend", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
 	"pattern":   {"crypto", "chunk", "pack", "index", "backend", "repo", "archiver", "restorer", "check", "policy", "schedule", "config", "cmd", "copier", "access", "retention", "job", "metrics", "timers", "daemon"},
 }
 
