@@ -89,6 +89,11 @@ type Options struct {
 	// Progress, when set, is updated as the snapshot runs.
 	Progress *Progress
 
+	// ReadAll chunks every new or changed file in full (snapshot --force):
+	// nothing is taken from a grown file's old content or from the
+	// content index.
+	ReadAll bool
+
 	// ReadThread, when set, is called on the OS thread of each goroutine
 	// that reads the sources (the walker and the file workers). The
 	// goroutine stays locked to that thread, which ends with it, so the

@@ -115,7 +115,7 @@ func (s Spec) Options() (archiver.Options, error) {
 	}
 	opts = archiver.Options{
 		Paths: paths, Filter: filter, ExcludeCaches: s.ExcludeCaches, OneFileSystem: s.OneFileSystem,
-		Host: host, Job: s.Job, Tags: s.Tags, Time: s.Time, Missing: missing,
+		Host: host, Job: s.Job, Tags: s.Tags, Time: s.Time, Missing: missing, ReadAll: s.Force,
 		ExcludeIfPresent: s.ExcludeIfPresent, ExcludeLargerThan: s.ExcludeLargerThan,
 		Compression: s.Compression, DryRun: s.DryRun, SkipIfUnchanged: s.SkipIfUnchanged,
 	}

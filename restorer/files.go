@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
 	"github.com/cairnbackup/cairn/repo"
@@ -50,25 +51,76 @@ type blobUse struct {
 
 // planFile creates a file (or decides to keep or link it) and records
 // where its blobs go.
-func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) {
+func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) error {
 	fs := &fileState{rel: rel, node: n}
 	if n.Links > 1 {
 		key := [2]uint64{n.Device, n.Inode}
 		if first, ok := rs.links[key]; ok {
 			rs.pending = append(rs.pending, hardlink{rel: rel, target: first, node: n})
-			return
+			return nil
 		}
 		rs.links[key] = fs
 	}
+	rs.batch = append(rs.batch, fs)
+	if len(rs.batch) >= batchFiles {
+		return rs.runBatch(ctx)
+	}
+	return nil
+}
+
+// batchFiles is how many files are planned before they are created and
+// filled: memory stays bounded by the batch (each file holds its tree
+// until it is done), however many files the snapshot has.
+const batchFiles = 16384
+
+// runBatch creates the batch's files (several at once: a million files
+// created one after another took most of a restore's time) and fills
+// them from the packs. Only the files that failed, or all of them when
+// the restore is verified, are kept once the batch is done.
+func (rs *restorer) runBatch(ctx context.Context) error {
+	batch := rs.batch
+	rs.batch = nil
+	if len(batch) == 0 {
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(rs.opts.Workers)
+	for _, fs := range batch {
+		g.Go(func() error {
+			rs.prepareFile(fs)
+			return gctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := rs.fetch(ctx); err != nil {
+		return err
+	}
+	rs.uses = map[repo.ID][]blobUse{}
+	for _, fs := range batch {
+		if rs.opts.Verify || fs.failed.Load() {
+			rs.files = append(rs.files, fs)
+		}
+	}
+	return nil
+}
+
+// prepareFile applies the overwrite policy, creates the file, and records
+// where its blobs go. It runs on several goroutines at once.
+func (rs *restorer) prepareFile(fs *fileState) {
+	n, rel := fs.node, fs.rel
 	keep, exists, err := rs.keepExisting(n, rel)
 	if err != nil {
+		fs.failed.Store(true)
 		rs.warn(rel, err)
 		return
 	}
-	rs.files = append(rs.files, fs)
 	if keep {
 		fs.skipped = true
+		rs.mu.Lock()
 		rs.res.Skipped++
+		rs.mu.Unlock()
 		rs.finishFile(fs, -1)
 		return
 	}
@@ -79,6 +131,7 @@ func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) {
 	}
 	fs.created = true
 	var off int64
+	rs.mu.Lock()
 	for _, e := range n.Content {
 		if !e.Hole {
 			fs.remaining.Add(1)
@@ -86,6 +139,7 @@ func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) {
 		}
 		off += int64(e.Length)
 	}
+	rs.mu.Unlock()
 	if fs.remaining.Load() == 0 {
 		rs.finishFile(fs, -1)
 	}

@@ -89,7 +89,8 @@ type restorer struct {
 	res      Result
 	errs     atomic.Uint64
 	mu       sync.Mutex
-	files    []*fileState
+	files    []*fileState // the files that failed (all of them with Verify)
+	batch    []*fileState // planned, not yet created
 	dirs     []dirMeta
 	made     map[string]bool // folders created or checked
 	links    map[[2]uint64]*fileState
@@ -123,7 +124,7 @@ func Restore(ctx context.Context, r Repo, node *repo.Node, path string, opts Opt
 	if rs.selected == 0 && hasPatterns(opts.Filter) {
 		return rs.result(), fmt.Errorf("%w the patterns (%s) below %s", ErrNothingMatched, describePatterns(opts.Filter), path)
 	}
-	if err := rs.fetch(ctx); err != nil {
+	if err := rs.runBatch(ctx); err != nil {
 		return rs.result(), err
 	}
 	rs.finishLinks()
@@ -256,8 +257,7 @@ func (rs *restorer) entry(ctx context.Context, n *repo.Node, dirRel, dirAbs stri
 		return nil
 	}
 	if n.Type == repo.NodeFile {
-		rs.planFile(ctx, n, rel)
-		return nil
+		return rs.planFile(ctx, n, rel)
 	}
 	if err := rs.special(n, rel); err != nil {
 		rs.warn(rel, err)
