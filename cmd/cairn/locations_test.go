@@ -22,6 +22,7 @@ var faultCmds = map[string]func(ts *testscript.TestScript, neg bool, args []stri
 	"corruptbig":   cmdCorruptBiggest,
 	"tcpproxy":     cmdTCPProxy,
 	"objects":      cmdObjects,
+	"s3rm":         cmdS3Remove,
 }
 
 // cmdCorruptPacks flips one byte in the middle of every pack of a local
