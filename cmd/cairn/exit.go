@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/repo"
@@ -18,7 +20,8 @@ const (
 	exitNoRepo      = 10  // no repository at the location
 	exitLocked      = 11  // a lock is held by another process
 	exitBadPassword = 12  // wrong password or key
-	exitInterrupted = 130 // interrupted by a signal
+	exitInterrupted = 130 // interrupted by SIGINT (Ctrl-C): 128 + 2
+	exitTerminated  = 143 // stopped by SIGTERM: 128 + 15
 )
 
 const exitCodesHelp = `EXIT CODES:
@@ -28,7 +31,8 @@ const exitCodesHelp = `EXIT CODES:
    10   no repository at the location
    11   the repository is locked by another process
    12   wrong password or key
-   130  interrupted`
+   130  interrupted (SIGINT, Ctrl-C)
+   143  stopped by SIGTERM (cairn daemon exits 0 once it has stopped cleanly)`
 
 // errPartial marks a snapshot that was written with some files missing.
 var errPartial = errors.New("some files could not be read")
@@ -53,7 +57,7 @@ func exitCode(ctx context.Context, err error) int {
 	case errors.Is(err, errPartial):
 		return exitPartial
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		return exitInterrupted
+		return interruptCode(ctx)
 	case errors.Is(err, repo.ErrNoRepository):
 		return exitNoRepo
 	case errors.Is(err, repo.ErrLocked):
@@ -64,13 +68,39 @@ func exitCode(ctx context.Context, err error) int {
 	return exitFailure
 }
 
+// signalError is the cause of the run's cancellation: the signal that
+// arrived. It is a context.Canceled, so that code reporting a context's
+// cause (a hook stopped) still reads as cancelled.
+type signalError struct{ sig os.Signal }
+
+func (e signalError) Error() string { return "stopped by signal " + e.sig.String() }
+func (e signalError) Unwrap() error { return context.Canceled }
+
+// interruptCode is the exit code of a run that a signal cancelled: 143
+// for SIGTERM, as a shell reports a process it killed, else 130.
+func interruptCode(ctx context.Context) int {
+	var se signalError
+	if errors.As(context.Cause(ctx), &se) && se.sig == syscall.SIGTERM {
+		return exitTerminated
+	}
+	return exitInterrupted
+}
+
+// interruptedBy says what cancelled the run.
+func interruptedBy(ctx context.Context) string {
+	if interruptCode(ctx) == exitTerminated {
+		return "stopped by SIGTERM"
+	}
+	return "interrupted"
+}
+
 // printError writes the final error, once, with a hint where one helps.
 func printError(w io.Writer, ctx context.Context, err error) {
 	if errors.Is(err, errPartial) {
 		return // the snapshot command already listed what it skipped
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		fmt.Fprintln(w, "cairn: interrupted; nothing half-written was left under a real name")
+		fmt.Fprintf(w, "cairn: %s; nothing half-written was left under a real name\n", interruptedBy(ctx))
 		return
 	}
 	fmt.Fprintf(w, "cairn: %v\n", err)
