@@ -21,7 +21,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	g.reportLag()
 	if err != nil {
-		printError(stderr, ctx, err)
+		g.printError(ctx, err, args)
 	}
 	return exitCode(ctx, err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 
@@ -94,17 +93,33 @@ func interruptedBy(ctx context.Context) string {
 	return "interrupted"
 }
 
-// printError writes the final error, once, with a hint where one helps.
-func printError(w io.Writer, ctx context.Context, err error) {
-	if errors.Is(err, errPartial) {
-		return // the snapshot command already listed what it skipped
+// errorLines are the final error's message, and a hint where one
+// helps; none for a partial snapshot, whose command listed what it
+// skipped.
+func errorLines(ctx context.Context, err error) []string {
+	switch {
+	case errors.Is(err, errPartial):
+		return nil
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return []string{interruptedBy(ctx) + "; nothing half-written was left under a real name"}
+	case errors.Is(err, backend.ErrNoSpace):
+		return []string{err.Error(), "the repository's storage is full: free space (or raise the quota) and run the command again; nothing half-written was left under a real name"}
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		fmt.Fprintf(w, "cairn: %s; nothing half-written was left under a real name\n", interruptedBy(ctx))
+	return []string{err.Error()}
+}
+
+// printError writes the final error, once: as text lines, or with --json
+// as one JSON object.
+func (g *globalOptions) printError(ctx context.Context, err error, args []string) {
+	lines := errorLines(ctx, err)
+	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "cairn: %v\n", err)
-	if errors.Is(err, backend.ErrNoSpace) {
-		fmt.Fprintln(w, "cairn: the repository's storage is full: free space (or raise the quota) and run the command again; nothing half-written was left under a real name")
+	if g.json || jsonRequested(args) {
+		g.printErrorJSON(err, lines, exitCode(ctx, err))
+		return
+	}
+	for _, l := range lines {
+		fmt.Fprintf(g.stderr, "cairn: %s\n", l)
 	}
 }

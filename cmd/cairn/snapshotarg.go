@@ -29,7 +29,7 @@ func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *sna
 	}
 	snap, err := repo.PickSnapshot(snaps, name, rf)
 	if err != nil {
-		return nil, err
+		return nil, about("snapshot", name, err)
 	}
 	if path == "" {
 		path = "/"
@@ -39,7 +39,7 @@ func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *sna
 	}
 	node, err := restorer.Lookup(ctx, r, snap.Tree, path)
 	if err != nil {
-		return nil, err
+		return nil, about("snapshot", snap.ID().String(), err)
 	}
 	return &snapshotArg{snap: snap, path: path, node: node}, nil
 }
