@@ -67,6 +67,10 @@ func newApp(g *globalOptions) *cli.App {
 			newConfigCommand(g),
 			newScheduleCommand(g),
 			newDaemonCommand(g),
+			newVersionCommand(g),
+			newCompletionCommand(g),
+			newCompleteCommand(g),
+			newManCommand(g),
 		},
 	}
 	return app
