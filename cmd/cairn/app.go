@@ -71,6 +71,8 @@ func newApp(g *globalOptions) *cli.App {
 			newCompletionCommand(g),
 			newCompleteCommand(g),
 			newManCommand(g),
+			newCatCommand(g),
+			newListCommand(g),
 		},
 	}
 	return app

@@ -68,6 +68,8 @@ type candidate struct{ word, help string }
 // argumentWords are the fixed first arguments of some commands.
 var argumentWords = map[string][]candidate{
 	"completion": {{"bash", "the bash script"}, {"zsh", "the zsh script"}, {"fish", "the fish script"}},
+	"cat":        {{"config", "the repository's settings"}, {"snapshot", "a snapshot object"}, {"tree", "a tree blob"}, {"index", "an index segment"}, {"pack", "a pack's header"}},
+	"list":       {{"index", "index segments"}, {"keys", "key files"}, {"locks", "locks"}, {"packs", "packs"}, {"snapshots", "snapshots"}},
 }
 
 // completions returns the candidates for the last of words, the command
