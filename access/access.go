@@ -180,7 +180,7 @@ func (o *Opener) Open(ctx context.Context, opts OpenOptions) (*repo.Repository, 
 func (o *Opener) OpenOn(ctx context.Context, be backend.Backend, creds func() (repo.Credentials, error), opts OpenOptions) (*repo.Repository, error) {
 	if _, err := repo.ReadHeader(ctx, be); err != nil {
 		be.Close()
-		return nil, err
+		return nil, atLocation(be.Location(), err)
 	}
 	c, err := creds()
 	if err != nil {
@@ -190,7 +190,7 @@ func (o *Opener) OpenOn(ctx context.Context, be backend.Backend, creds func() (r
 	r, err := repo.Open(ctx, be, c, o.RepoOptions(opts.TolerantIndex))
 	if err != nil {
 		be.Close()
-		return nil, err
+		return nil, atLocation(be.Location(), err)
 	}
 	return r, nil
 }
@@ -238,7 +238,7 @@ func (o *Opener) Init(ctx context.Context, iopts InitOptions) (*repo.Repository,
 	r, err := repo.Init(ctx, be, creds, repo.InitOptions{PackSize: iopts.PackSize, Compression: iopts.Compression}, o.RepoOptions(false))
 	if err != nil {
 		be.Close()
-		return nil, made, err
+		return nil, made, atLocation(be.Location(), err)
 	}
 	return r, made, nil
 }

@@ -183,3 +183,36 @@ func TestOpenLocalAndSeveralLocations(t *testing.T) {
 		t.Error("no request counted")
 	}
 }
+
+// Errors about a location name it in a field, for --json.
+func TestLocationErrors(t *testing.T) {
+	dir := t.TempDir()
+	pw := writeFile(t, "pw", "secret", 0o600)
+	missing := filepath.Join(dir, "missing")
+	o := New(Options{Locations: []Location{{Addr: missing, Enabled: true}}, Secret: Secret{PasswordFile: pw}, CacheDir: filepath.Join(dir, "cache")})
+	_, err := o.Open(ctx, OpenOptions{})
+	var le *LocationError
+	if !errors.Is(err, repo.ErrNoRepository) || !errors.As(err, &le) || le.Location != missing {
+		t.Errorf("missing folder: %v (%#v)", err, le)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o700)
+	o = New(Options{Locations: []Location{{Addr: empty, Enabled: true}}, Secret: Secret{PasswordFile: pw}, CacheDir: filepath.Join(dir, "cache")})
+	_, err = o.Open(ctx, OpenOptions{})
+	if !errors.Is(err, repo.ErrNoRepository) || !errors.As(err, &le) || le.Location != empty || le.Error() != errors.Unwrap(le).Error() {
+		t.Errorf("empty folder: %v (%#v)", err, le)
+	}
+	r, _, err := o.Init(ctx, InitOptions{PackSize: repo.DefaultPackSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	wrong := writeFile(t, "wrong", "not it", 0o600)
+	o = New(Options{Locations: []Location{{Addr: empty, Enabled: true}}, Secret: Secret{PasswordFile: wrong}, CacheDir: filepath.Join(dir, "cache")})
+	if _, err = o.Open(ctx, OpenOptions{}); !errors.Is(err, repo.ErrWrongPassword) || !errors.As(err, &le) || le.Location != empty {
+		t.Errorf("wrong password: %v (%#v)", err, le)
+	}
+	if _, _, err = o.Init(ctx, InitOptions{PackSize: repo.DefaultPackSize}); !errors.Is(err, repo.ErrExists) || !errors.As(err, &le) || le.Location != empty {
+		t.Errorf("second init: %v (%#v)", err, le)
+	}
+}

@@ -73,6 +73,11 @@ func (o *Opener) openCounted(ctx context.Context, l Location, create, createBuck
 // openStore opens one location; an object store is wrapped to retry
 // within ro's budget.
 func (o *Opener) openStore(ctx context.Context, l Location, create, createBucket bool, ro retry.Options) (backend.Backend, error) {
+	be, err := o.openStoreAt(ctx, l, create, createBucket, ro)
+	return be, atLocation(l.Addr, err)
+}
+
+func (o *Opener) openStoreAt(ctx context.Context, l Location, create, createBucket bool, ro retry.Options) (backend.Backend, error) {
 	addr := l.Addr
 	if open := remoteOpener(l); open != nil {
 		be, err := open(ctx, create, createBucket)
@@ -184,7 +189,7 @@ func (o *Opener) refuseExisting(ctx context.Context, t Target) error {
 		_, herr := repo.ReadHeader(ctx, be)
 		be.Close()
 		if herr == nil || !errors.Is(herr, repo.ErrNoRepository) {
-			return fmt.Errorf("%w at %s; nothing was changed", repo.ErrExists, l.Addr)
+			return atLocation(l.Addr, fmt.Errorf("%w at %s; nothing was changed", repo.ErrExists, l.Addr))
 		}
 	}
 	return nil

@@ -11,12 +11,12 @@
 # keep objects in memory (fake-gcs-server) or in a temporary folder, so the
 # figures measure cairn, the SDKs and the emulators on one machine, not a
 # cloud's network. CAIRN_S3_SCRIPTS names the S3 server's scripts (default
-# ../shared/s3).
+# scripts/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-cloud-bench}
 bin_size=${BIN_SIZE:-$((300 << 20))}
-s3=${CAIRN_S3_SCRIPTS:-$root/../shared/s3}
+s3=${CAIRN_S3_SCRIPTS:-$root/scripts}
 eval "$("$s3/start-s3.sh")"
 eval "$("$root/scripts/start-azurite.sh")"
 eval "$("$root/scripts/start-fake-gcs.sh")"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Jobs, the daemon and their monitoring, measured on loopback S3
-# (versitygw from ../shared/s3), printed as a Markdown table:
+# (versitygw from scripts/start-s3.sh), printed as a Markdown table:
 #
 #   - `cairn run JOB` of a corpus (snapshot + forget + prune): time, peak RSS
 #   - the same job under `cairn daemon`: the daemon's RSS while idle after
@@ -19,7 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-jobs-bench}
 bin_size=${BIN_SIZE:-$((256 << 20))}
 records=${RECORDS:-300}
-eval "$("$root/../shared/s3/start-s3.sh")"
+eval "$("${CAIRN_S3_SCRIPTS:-$root/scripts}/start-s3.sh")"
 mkdir -p "$work/corpus/data"
 go build -o "$work/cairn" "$root/cmd/cairn"
 go build -o "$work/gencorpus" "$root/bench/gencorpus"

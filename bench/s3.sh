@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# S3 benchmarks on loopback (versitygw from ../shared/s3), cairn beside
+# S3 benchmarks on loopback (versitygw from scripts/start-s3.sh), cairn beside
 # restic where restic has the same operation, printed as a Markdown table:
 #
 #   - snapshot and restore throughput of a corpus into/from an S3 repository
@@ -16,7 +16,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-s3-bench}
 bin_size=${BIN_SIZE:-$((1 << 30))}
-s3=$root/../shared/s3
+s3=${CAIRN_S3_SCRIPTS:-$root/scripts}
 eval "$("$s3/start-s3.sh")"
 mkdir -p "$work/corpus"
 go build -o "$work/cairn" "$root/cmd/cairn"

@@ -91,12 +91,14 @@ func (c *checker) drills(ctx context.Context) error {
 	return nil
 }
 
-// drill restores one snapshot (or a sample of it) and compares it.
-func (c *checker) drill(ctx context.Context, s *repo.Snapshot) (DrillResult, error) {
-	res := DrillResult{Snapshot: s.ID(), Time: s.Time, Paths: s.Paths, Sample: c.opts.Drill.SamplePercent}
+// drill restores one snapshot (or a sample of it) and compares it. The
+// result is named so that the deferred timer sets the Seconds it returns.
+func (c *checker) drill(ctx context.Context, s *repo.Snapshot) (res DrillResult, err error) {
+	res = DrillResult{Snapshot: s.ID(), Time: s.Time, Paths: s.Paths, Sample: c.opts.Drill.SamplePercent}
 	start := time.Now()
 	defer func() { res.Seconds = time.Since(start).Seconds() }()
-	dir, err := os.MkdirTemp(c.opts.Drill.TempDir, "cairn-drill-")
+	var dir string
+	dir, err = os.MkdirTemp(c.opts.Drill.TempDir, "cairn-drill-")
 	if err != nil {
 		return res, fmt.Errorf("create a temporary folder: %w", err)
 	}

@@ -38,6 +38,9 @@ func TestDrillRestoresAndVerifies(t *testing.T) {
 	if d.Snapshot != f.snaps[1].ID() || d.Files != 5 || d.Verified != 5 || !d.Completed || len(d.Failures) != 0 {
 		t.Errorf("drill %+v: want the latest snapshot's 5 files verified", d)
 	}
+	if d.Seconds <= 0 || d.Seconds > rep.End.Sub(rep.Start).Seconds() {
+		t.Errorf("drill took %gs of a %v check: want its real duration", d.Seconds, rep.End.Sub(rep.Start))
+	}
 	emptyDir(t, tmp)
 	hist, _ := check.History(context.Background(), f.r)
 	if last := hist[len(hist)-1]; len(last.Drills) != 1 || last.Drills[0].Verified != 5 {

@@ -54,7 +54,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -330,7 +329,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	var c Config
 	if err := unmarshal(data, &c); err != nil {
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, data, err)
 	}
 	if err := c.validate(); err != nil {
 		var ve *validationError
@@ -352,20 +351,6 @@ func unmarshal(data []byte, c *Config) (err error) {
 		}
 	}()
 	return yaml.UnmarshalWithOptions(data, c, yaml.Strict())
-}
-
-// yamlPos matches the "[line:column] message" that go-yaml's errors
-// start with.
-var yamlPos = regexp.MustCompile(`^\[(\d+):(\d+)\] (.*)$`)
-
-// yamlError turns a go-yaml error into "name:line:column: message",
-// dropping the source excerpt it carries (which could show a secret).
-func yamlError(name string, err error) error {
-	first, _, _ := strings.Cut(err.Error(), "\n")
-	if m := yamlPos.FindStringSubmatch(first); m != nil {
-		return fmt.Errorf("%w: %s:%s:%s: %s", ErrInvalid, name, m[1], m[2], m[3])
-	}
-	return fmt.Errorf("%w: %s: %s", ErrInvalid, name, first)
 }
 
 // Marshal encodes c as YAML (used by tests and to show the effective

@@ -100,7 +100,14 @@ func TestLoadWarnsAboutReadableFile(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
 		{"repository:\n  locations:\n    - url: /a\n      colour: red\n", `x.yaml:4:7: unknown field "colour"`},
-		{"repository:\n  min_copies: two\n", "x.yaml:2:15: cannot unmarshal string"},
+		{"repository:\n  min_copies: two\n", `x.yaml:2: repository.min_copies: want a whole number, got "two"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    exclude_caches: yes\n", `x.yaml:4: jobs[0].exclude_caches: want true or false, got "yes"`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n  - name: b\n    sources: /y\n", `x.yaml:5: jobs[1].sources: want a list (one "- item" line per item, or [a, b]), got a single text value`},
+		{"jobs:\n  - name: a\n    sources: [/x]\n    retention:\n      keep_daily: [7]\n", `x.yaml:5: jobs[0].retention.keep_daily: want a whole number, got a list`},
+		{"repository:\n  locations:\n    - url: /a\n      enabled: maybe\n", `x.yaml:4: repository.locations[0].enabled: want true or false, got "maybe"`},
+		{"repository:\n  locations:\n    - url: /a\n      s3: fast\n", `x.yaml:4: repository.locations[0].s3: want a block of settings (key: value lines), got a single text value`},
+		{"daemon:\n  concurrency: 99999999999999999999\n", `x.yaml:2: daemon.concurrency: want a smaller number`},
+		{"jobs: 3\n", `x.yaml:1: jobs: want a list`},
 		{"jobs: [\n", "x.yaml:1:"},
 		{"repository:\n  locations:\n    - url: /a\n    - url: /a\n", `x.yaml:4: location "/a" is listed twice`},
 		{"repository:\n  locations:\n    - url: /a\n  min_copies: 2\n", "x.yaml:4: min_copies 2 is more than the 1 enabled location(s)"},
@@ -194,9 +201,17 @@ func TestSchedules(t *testing.T) {
 }
 
 func TestErrorsDoNotQuoteTheFile(t *testing.T) {
-	_, err := config.Parse("x.yaml", []byte("repository:\n  locations:\n    - url: s3:http://h/b\n      s3:\n        secret_access_key: hunter2hunter2\n        bogus: 1\n"))
-	if err == nil || strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("error %v", err)
+	for _, in := range []string{
+		"repository:\n  locations:\n    - url: s3:http://h/b\n      s3:\n        secret_access_key: hunter2hunter2\n        bogus: 1\n",
+		// Type errors quote only values of boolean and number fields.
+		"repository:\n  locations:\n    - url: s3:http://h/b\n      s3:\n        secret_access_key: [hunter2hunter2]\n",
+		"repository:\n  locations:\n    - url: s3:http://h/b\n      s3: hunter2hunter2\n",
+		"repository:\n  password_command: [hunter2hunter2]\n",
+	} {
+		_, err := config.Parse("x.yaml", []byte(in))
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: error %v", in, err)
+		}
 	}
 }
 

@@ -29,15 +29,12 @@ func Init(ctx context.Context, be backend.Backend, creds Credentials, iopts Init
 	} else if !errors.Is(err, backend.ErrNotFound) {
 		return nil, fmt.Errorf("check %s: %w", be.Location(), err)
 	}
-	for _, t := range []backend.FileType{backend.KeyFile, backend.PackFile, backend.IndexFile, backend.SnapshotFile} {
-		found := false
-		err := be.List(ctx, t, func(backend.FileInfo) error { found = true; return errStop })
-		if err != nil && !errors.Is(err, errStop) {
-			return nil, fmt.Errorf("check %s: %w", be.Location(), err)
-		}
-		if found {
-			return nil, fmt.Errorf("%w: %s holds %s objects but no config; refusing to touch it (run `cairn repair` or choose another location)", ErrExists, be.Location(), t)
-		}
+	kinds, err := strayObjects(ctx, be)
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", be.Location(), err)
+	}
+	if len(kinds) > 0 {
+		return nil, fmt.Errorf("%w: %s holds repository objects (%s) but no config; refusing to touch it (if a `cairn sync` to it stopped, run that sync again; otherwise choose another location)", ErrExists, be.Location(), kindList(kinds))
 	}
 	cfg, err := newConfig(iopts)
 	if err != nil {
@@ -64,8 +61,6 @@ func Init(ctx context.Context, be backend.Backend, creds Credentials, iopts Init
 	}
 	return r, nil
 }
-
-var errStop = errors.New("stop")
 
 func newConfig(iopts InitOptions) (Config, error) {
 	pol, err := chunk.RandomPolynomial()

@@ -24,7 +24,7 @@ func (r *Repository) unlockKey(ctx context.Context, creds Credentials) error {
 		return err
 	}
 	if len(keys) == 0 {
-		return fmt.Errorf("%w at %s: it holds no key files", ErrNoRepository, r.be.Location())
+		return noKeys(r.be)
 	}
 	// argon2id leaves 64 MiB of garbage per try; collecting it now lets the
 	// work that follows reuse that memory instead of growing past it.

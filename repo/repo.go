@@ -158,7 +158,7 @@ func (r *Repository) KeyID() ID { return r.keyID }
 func ReadHeader(ctx context.Context, be backend.Backend) (ConfigHeader, error) {
 	b, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
 	if errors.Is(err, backend.ErrNotFound) {
-		return ConfigHeader{}, fmt.Errorf("%w at %s: it has no config object; create one with `cairn init`", ErrNoRepository, be.Location())
+		return ConfigHeader{}, noConfig(ctx, be)
 	}
 	if err != nil {
 		return ConfigHeader{}, fmt.Errorf("read config at %s: %w", be.Location(), err)
@@ -174,7 +174,7 @@ func ReadHeader(ctx context.Context, be backend.Backend) (ConfigHeader, error) {
 func Open(ctx context.Context, be backend.Backend, creds Credentials, opts Options) (*Repository, error) {
 	raw, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
 	if errors.Is(err, backend.ErrNotFound) {
-		return nil, fmt.Errorf("%w at %s: it has no config object; create one with `cairn init`", ErrNoRepository, be.Location())
+		return nil, noConfig(ctx, be)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read config at %s: %w", be.Location(), err)

@@ -117,6 +117,46 @@ func TestInitRefuses(t *testing.T) {
 	}
 }
 
+// A location holding repository objects without a config (a first sync
+// that stopped before copying the config), or a config without keys, is
+// not a repository to create: the errors say to run the sync again.
+func TestHalfCopiedRepository(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	if _, _, err := r.SaveBlob(ctx, repo.DataBlob, randBytes(1, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := repo.Open(ctx, mem.New(), pw, opts); !errors.Is(err, repo.ErrNoRepository) || !strings.Contains(err.Error(), "create one with `cairn init`") {
+		t.Errorf("empty location: %v", err)
+	}
+	cfg, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be.Remove(ctx, backend.Handle{Type: backend.ConfigFile})
+	for _, err := range []error{
+		func() error { _, err := repo.ReadHeader(ctx, be); return err }(),
+		func() error { _, err := repo.Open(ctx, nopClose{be}, pw, opts); return err }(),
+	} {
+		if !errors.Is(err, repo.ErrNoRepository) || !strings.Contains(err.Error(), "holds repository objects (keys/, index/, data/) but no config object") ||
+			!strings.Contains(err.Error(), "run that sync again") || strings.Contains(err.Error(), "cairn init") {
+			t.Errorf("objects without a config: %v", err)
+		}
+	}
+	be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, backend.NewByteReader(cfg))
+	be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
+		return be.Remove(ctx, backend.Handle{Type: backend.KeyFile, Name: fi.Name})
+	})
+	if _, err := repo.Open(ctx, nopClose{be}, pw, opts); !errors.Is(err, repo.ErrNoRepository) || !strings.Contains(err.Error(), "a config object but no key files") || !strings.Contains(err.Error(), "run the sync again") {
+		t.Errorf("a config without keys: %v", err)
+	}
+}
+
 func TestSaveLoadDedup(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()

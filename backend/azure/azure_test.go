@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -116,11 +117,13 @@ func endpointOf(t *testing.T, cs string) string {
 func TestMissingContainer(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Container = uniqueName("cairn-missing-")
-	if _, err := azure.Open(context.Background(), cfg); !errors.Is(err, backend.ErrNotFound) {
-		t.Fatalf("open a missing container: %v, want ErrNotFound", err)
+	// Both name the container and the flag that makes it.
+	hint := fmt.Sprintf("container %q does not exist: create it, or let cairn make it with --create-bucket", cfg.Container)
+	if _, err := azure.Open(context.Background(), cfg); !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), hint) {
+		t.Fatalf("open a missing container: %v, want ErrNotFound and …%s…", err, hint)
 	}
-	if _, err := azure.Create(context.Background(), cfg, false); !errors.Is(err, backend.ErrNotFound) {
-		t.Fatalf("create without creating the container: %v, want ErrNotFound", err)
+	if _, err := azure.Create(context.Background(), cfg, false); !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), hint) {
+		t.Fatalf("create without creating the container: %v, want ErrNotFound and …%s…", err, hint)
 	}
 	be, err := azure.Create(context.Background(), cfg, true)
 	if err != nil {

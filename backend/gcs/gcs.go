@@ -57,7 +57,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	if _, err := b.firstNames(ctx, 1); err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open %s: %w", b.Location(), withHint(err))
+		return nil, fmt.Errorf("open %s: %w", b.Location(), withHint(objectstore.MissingBucket(err, fmt.Sprintf("bucket %q", b.cfg.Bucket))))
 	}
 	return b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -83,11 +84,13 @@ func TestResumableUpload(t *testing.T) {
 func TestMissingBucket(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Bucket = uniqueName("cairn-missing-")
-	if _, err := gcs.Open(context.Background(), cfg); !errors.Is(err, backend.ErrNotFound) {
-		t.Fatalf("open a missing bucket: %v, want ErrNotFound", err)
+	// Both name the bucket and the flag that makes it.
+	hint := fmt.Sprintf("bucket %q does not exist: create it, or let cairn make it with --create-bucket", cfg.Bucket)
+	if _, err := gcs.Open(context.Background(), cfg); !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), hint) {
+		t.Fatalf("open a missing bucket: %v, want ErrNotFound and …%s…", err, hint)
 	}
-	if _, err := gcs.Create(context.Background(), cfg, false); !errors.Is(err, backend.ErrNotFound) {
-		t.Fatalf("create without creating the bucket: %v, want ErrNotFound", err)
+	if _, err := gcs.Create(context.Background(), cfg, false); !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), hint) {
+		t.Fatalf("create without creating the bucket: %v, want ErrNotFound and …%s…", err, hint)
 	}
 	noProject := cfg
 	noProject.ProjectID = ""

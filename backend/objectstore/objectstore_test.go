@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -109,5 +110,20 @@ func TestTransportCounts(t *testing.T) {
 	want := Requests{Get: 2, Put: 1, Delete: 1, ListPages: 1, Throttled: 2}
 	if got := c.Snapshot(); got != want {
 		t.Errorf("counts %+v, want %+v", got, want)
+	}
+}
+
+func TestMissingBucket(t *testing.T) {
+	notFound := fmt.Errorf("%w: NoSuchBucket", backend.ErrNotFound)
+	err := MissingBucket(notFound, `bucket "b"`)
+	if !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), `bucket "b" does not exist`) || !strings.Contains(err.Error(), "--create-bucket") {
+		t.Errorf("missing bucket: %v", err)
+	}
+	if other := errors.New("timeout"); MissingBucket(other, `bucket "b"`) != other {
+		t.Errorf("another error was changed")
+	}
+	p := Preparation{List: func(context.Context, int) ([]string, error) { return nil, notFound }, Bucket: `container "c"`}
+	if err := p.Run(context.Background()); !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), `container "c" does not exist: create it, or let cairn make it with --create-bucket`) {
+		t.Errorf("preparation without MakeBucket: %v", err)
 	}
 }

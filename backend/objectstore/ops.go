@@ -88,7 +88,7 @@ func (p Preparation) Run(ctx context.Context) error {
 	names, err := p.List(ctx, 100)
 	if errors.Is(err, backend.ErrNotFound) {
 		if !p.MakeBucket {
-			return fmt.Errorf("%w (%s does not exist; create it, or ask cairn to with --create-bucket)", err, p.Bucket)
+			return MissingBucket(err, p.Bucket)
 		}
 		return p.Make(ctx)
 	}
@@ -101,6 +101,16 @@ func (p Preparation) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// MissingBucket adds to err, a listing's backend.ErrNotFound, that the
+// bucket (or container: what names it, `bucket "b"`) does not exist and
+// how to have cairn make it. Other errors are returned as they are.
+func MissingBucket(err error, what string) error {
+	if !errors.Is(err, backend.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w (%s does not exist: create it, or let cairn make it with --create-bucket: `cairn init --create-bucket` for a new repository, `cairn sync --to LOCATION --create-bucket` for a copy of one)", err, what)
 }
 
 // SaveSize checks what every Save checks before its first request: a

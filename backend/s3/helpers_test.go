@@ -14,9 +14,10 @@ import (
 )
 
 const startHint = `the S3 tests need a real server: from the repository root run
-    eval "$(../shared/s3/start-s3.sh)"
-which starts versitygw on 127.0.0.1:9000 and exports S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY
-(stop it with ../shared/s3/stop-s3.sh), or set CAIRN_SKIP_S3=1 to skip these tests`
+    eval "$(scripts/start-s3.sh)"
+which builds (once) and starts versitygw on a free port of 127.0.0.1 and exports S3_ENDPOINT,
+S3_ACCESS_KEY and S3_SECRET_KEY (stop it with scripts/stop-s3.sh), or set CAIRN_SKIP_S3=1 to
+skip these tests`
 
 // testConfig returns a configuration for the server named by S3_ENDPOINT,
 // S3_ACCESS_KEY and S3_SECRET_KEY, without a bucket. Without them the test

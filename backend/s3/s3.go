@@ -57,7 +57,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	if _, err := b.firstKeys(ctx, 1); err != nil {
 		b.Close()
-		return nil, fmt.Errorf("open %s: %w", b.Location(), b.withHint(err))
+		return nil, fmt.Errorf("open %s: %w", b.Location(), b.withHint(objectstore.MissingBucket(err, fmt.Sprintf("bucket %q", b.cfg.Bucket))))
 	}
 	return b, nil
 }

@@ -133,11 +133,13 @@ func TestMissingBucket(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Region, cfg.Lookup = "", "" // defaults: ask for the region, auto lookup (path style for an IP)
 	cfg.Bucket = fmt.Sprintf("cairn-missing-%d", testPort(t))
-	if _, err := s3.Open(context.Background(), cfg); !errors.Is(err, backend.ErrNotFound) {
-		t.Fatalf("open a missing bucket: %v, want ErrNotFound", err)
+	// Both name the bucket and the flag that makes it.
+	hint := fmt.Sprintf("bucket %q does not exist: create it, or let cairn make it with --create-bucket", cfg.Bucket)
+	if _, err := s3.Open(context.Background(), cfg); !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), hint) {
+		t.Fatalf("open a missing bucket: %v, want ErrNotFound and …%s…", err, hint)
 	}
-	if _, err := s3.Create(context.Background(), cfg, false); !errors.Is(err, backend.ErrNotFound) {
-		t.Fatalf("create without creating the bucket: %v, want ErrNotFound", err)
+	if _, err := s3.Create(context.Background(), cfg, false); !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), hint) {
+		t.Fatalf("create without creating the bucket: %v, want ErrNotFound and …%s…", err, hint)
 	}
 	be, err := s3.Create(context.Background(), cfg, true)
 	if err != nil {

@@ -21,7 +21,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	g.reportLag()
 	if err != nil {
-		printError(stderr, ctx, err)
+		g.printError(ctx, err, args)
 	}
 	return exitCode(ctx, err)
 }
@@ -69,6 +69,12 @@ func newApp(g *globalOptions) *cli.App {
 			newConfigCommand(g),
 			newScheduleCommand(g),
 			newDaemonCommand(g),
+			newVersionCommand(g),
+			newCompletionCommand(g),
+			newCompleteCommand(g),
+			newManCommand(g),
+			newCatCommand(g),
+			newListCommand(g),
 		},
 	}
 	return app

@@ -23,8 +23,8 @@ func (g *globalOptions) printCheckReport(rep *check.Report, req requestReport) {
 		if rd.Seconds > 0 {
 			rate = float64(rd.Bytes) / 1e6 / rd.Seconds
 		}
-		g.printf("read-data (%s): %d of %d pack(s) read, %s in %.1fs (%.1f MB/s), %d blob(s) verified, %d pack(s) damaged\n",
-			rd.Subset, rd.Packs, rd.Eligible, formatBytes(uint64(rd.Bytes)), rd.Seconds, rate, rd.Blobs, rd.Damaged)
+		g.printf("read-data (%s): %d of %d pack(s) read, %s in %s (%.1f MB/s), %d blob(s) verified, %d pack(s) damaged\n",
+			rd.Subset, rd.Packs, rd.Eligible, formatBytes(uint64(rd.Bytes)), formatSeconds(rd.Seconds), rate, rd.Blobs, rd.Damaged)
 	}
 	for _, d := range rep.Drills {
 		g.printDrill(d)
@@ -59,8 +59,8 @@ func (g *globalOptions) printDrill(d check.DrillResult) {
 	if d.Sample > 0 && d.Sample < 100 {
 		sample = " (a " + formatPercent(d.Sample) + " sample)"
 	}
-	g.printf("drill: snapshot %s of %s%s: %d file(s), %s %s in %.1fs\n", d.Snapshot.Short(),
-		d.Time.Local().Format(timeLayout), sample, d.Files, formatBytes(d.Bytes), what, d.Seconds)
+	g.printf("drill: snapshot %s of %s%s: %d file(s), %s %s in %s\n", d.Snapshot.Short(),
+		d.Time.Local().Format(timeLayout), sample, d.Files, formatBytes(d.Bytes), what, formatSeconds(d.Seconds))
 	if len(d.Warnings) > 0 {
 		g.printf("  %d entry(ies) lack metadata this user may not set (e.g. %s: %s)\n", len(d.Warnings), d.Warnings[0].Path, d.Warnings[0].Fault)
 	}
@@ -94,6 +94,15 @@ func (g *globalOptions) printProblem(p *check.Problem) {
 		g.printf("  a sound copy is at %s\n", p.GoodCopy)
 	}
 	g.printf("  fix: %s\n", p.Fix)
+}
+
+// formatSeconds prints a short duration: milliseconds below a second
+// (so a quick drill does not read "0.0s"), else seconds with a tenth.
+func formatSeconds(s float64) string {
+	if s < 1 {
+		return strconv.FormatFloat(s*1000, 'f', 0, 64) + "ms"
+	}
+	return strconv.FormatFloat(s, 'f', 1, 64) + "s"
 }
 
 func formatPercent(p float64) string {

@@ -239,7 +239,7 @@ func TestSIGTERMDuringSnapshot(t *testing.T) {
 		waitFor(t, "a pack written by "+args[0], func() bool { return packs() > before })
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		code := p.exit(t)
-		want := map[string]int{"daemon": 0, "run": exitInterrupted}[args[0]]
+		want := map[string]int{"daemon": 0, "run": exitTerminated}[args[0]]
 		if code != want {
 			t.Fatalf("%s exited with %d on SIGTERM, want %d:\n%s", args[0], code, want, p.stderr())
 		}

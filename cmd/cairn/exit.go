@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
+	"syscall"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/repo"
@@ -18,7 +19,8 @@ const (
 	exitNoRepo      = 10  // no repository at the location
 	exitLocked      = 11  // a lock is held by another process
 	exitBadPassword = 12  // wrong password or key
-	exitInterrupted = 130 // interrupted by a signal
+	exitInterrupted = 130 // interrupted by SIGINT (Ctrl-C): 128 + 2
+	exitTerminated  = 143 // stopped by SIGTERM: 128 + 15
 )
 
 const exitCodesHelp = `EXIT CODES:
@@ -28,7 +30,8 @@ const exitCodesHelp = `EXIT CODES:
    10   no repository at the location
    11   the repository is locked by another process
    12   wrong password or key
-   130  interrupted`
+   130  interrupted (SIGINT, Ctrl-C)
+   143  stopped by SIGTERM (cairn daemon exits 0 once it has stopped cleanly)`
 
 // errPartial marks a snapshot that was written with some files missing.
 var errPartial = errors.New("some files could not be read")
@@ -53,7 +56,7 @@ func exitCode(ctx context.Context, err error) int {
 	case errors.Is(err, errPartial):
 		return exitPartial
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		return exitInterrupted
+		return interruptCode(ctx)
 	case errors.Is(err, repo.ErrNoRepository):
 		return exitNoRepo
 	case errors.Is(err, repo.ErrLocked):
@@ -64,17 +67,59 @@ func exitCode(ctx context.Context, err error) int {
 	return exitFailure
 }
 
-// printError writes the final error, once, with a hint where one helps.
-func printError(w io.Writer, ctx context.Context, err error) {
-	if errors.Is(err, errPartial) {
-		return // the snapshot command already listed what it skipped
+// signalError is the cause of the run's cancellation: the signal that
+// arrived. It is a context.Canceled, so that code reporting a context's
+// cause (a hook stopped) still reads as cancelled.
+type signalError struct{ sig os.Signal }
+
+func (e signalError) Error() string { return "stopped by signal " + e.sig.String() }
+func (e signalError) Unwrap() error { return context.Canceled }
+
+// interruptCode is the exit code of a run that a signal cancelled: 143
+// for SIGTERM, as a shell reports a process it killed, else 130.
+func interruptCode(ctx context.Context) int {
+	var se signalError
+	if errors.As(context.Cause(ctx), &se) && se.sig == syscall.SIGTERM {
+		return exitTerminated
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		fmt.Fprintln(w, "cairn: interrupted; nothing half-written was left under a real name")
+	return exitInterrupted
+}
+
+// interruptedBy says what cancelled the run.
+func interruptedBy(ctx context.Context) string {
+	if interruptCode(ctx) == exitTerminated {
+		return "stopped by SIGTERM"
+	}
+	return "interrupted"
+}
+
+// errorLines are the final error's message, and a hint where one
+// helps; none for a partial snapshot, whose command listed what it
+// skipped.
+func errorLines(ctx context.Context, err error) []string {
+	switch {
+	case errors.Is(err, errPartial):
+		return nil
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return []string{interruptedBy(ctx) + "; nothing half-written was left under a real name"}
+	case errors.Is(err, backend.ErrNoSpace):
+		return []string{err.Error(), "the repository's storage is full: free space (or raise the quota) and run the command again; nothing half-written was left under a real name"}
+	}
+	return []string{err.Error()}
+}
+
+// printError writes the final error, once: as text lines, or with --json
+// as one JSON object.
+func (g *globalOptions) printError(ctx context.Context, err error, args []string) {
+	lines := errorLines(ctx, err)
+	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "cairn: %v\n", err)
-	if errors.Is(err, backend.ErrNoSpace) {
-		fmt.Fprintln(w, "cairn: the repository's storage is full: free space (or raise the quota) and run the command again; nothing half-written was left under a real name")
+	if g.json || jsonRequested(args) {
+		g.printErrorJSON(err, lines, exitCode(ctx, err))
+		return
+	}
+	for _, l := range lines {
+		fmt.Fprintf(g.stderr, "cairn: %s\n", l)
 	}
 }

@@ -22,6 +22,7 @@ var faultCmds = map[string]func(ts *testscript.TestScript, neg bool, args []stri
 	"corruptbig":   cmdCorruptBiggest,
 	"tcpproxy":     cmdTCPProxy,
 	"objects":      cmdObjects,
+	"s3rm":         cmdS3Remove,
 }
 
 // cmdCorruptPacks flips one byte in the middle of every pack of a local
@@ -90,9 +91,10 @@ func cmdObjects(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 const s3Hint = `the S3 tests need a real server: from the repository root run
-    eval "$(../shared/s3/start-s3.sh)"
-which starts versitygw on 127.0.0.1:9000 and exports S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY
-(stop it with ../shared/s3/stop-s3.sh), or set CAIRN_SKIP_S3=1 to skip these tests`
+    eval "$(scripts/start-s3.sh)"
+which builds (once) and starts versitygw on a free port of 127.0.0.1 and exports S3_ENDPOINT,
+S3_ACCESS_KEY and S3_SECRET_KEY (stop it with scripts/stop-s3.sh), or set CAIRN_SKIP_S3=1 to
+skip these tests`
 
 // TestS3Scripts runs the scripts of testdata/s3 against the real S3 server
 // named by S3_ENDPOINT, each in a bucket of its own ($BUCKET, created by

@@ -27,7 +27,7 @@ func main() {
 			pprof.StartCPUProfile(f)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if path := os.Getenv("CAIRN_MEMPROFILE"); path != "" {
@@ -38,6 +38,28 @@ func main() {
 	}
 	pprof.StopCPUProfile() // a no-op unless CAIRN_CPUPROFILE started one
 	os.Exit(code)
+}
+
+// signalContext returns a context cancelled by the first of sigs, with
+// a signalError naming it as the cause (SIGTERM and SIGINT exit with
+// different codes), and a function that stops catching the signals.
+func signalContext(sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(signalError{s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
 }
 
 // tuneRuntime sets the Go runtime's memory defaults; the environment's

@@ -32,7 +32,7 @@ func (g *globalOptions) loadConfig() error {
 	}
 	c, err := config.Load(g.configFile)
 	if err != nil {
-		return err
+		return about("path", g.configFile, err)
 	}
 	for _, w := range c.Warnings {
 		g.warnf("%s", w)

@@ -32,7 +32,7 @@ func resolveSnapshot(ctx context.Context, r *repo.Repository, arg string, f *sna
 	}
 	loc, err := restorer.Locate(ctx, r, snaps, name, path, rf, match)
 	if err != nil {
-		return nil, err
+		return nil, about("snapshot", name, err)
 	}
 	return &snapshotArg{snap: loc.Snapshot, path: loc.Path, node: loc.Node}, nil
 }
