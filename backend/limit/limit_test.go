@@ -101,12 +101,11 @@ func TestLoadIsLimited(t *testing.T) {
 	data := bytes.Repeat([]byte("y"), 2<<20)
 	lb := limit.New(mem.New(), limit.Rates{Download: rate})
 	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("c", 64)}
-	start := time.Now()
 	if err := lb.Save(ctx, h, backend.NewByteReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	floor := time.Duration(float64(len(data)-256<<10) / rate * float64(time.Second))
-	start = time.Now()
+	start := time.Now()
 	got, err := backend.LoadAll(ctx, lb, h)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("load: %d bytes, %v", len(got), err)
