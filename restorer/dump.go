@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -58,57 +59,153 @@ func Dump(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
 	return writeContent(ctx, r, node, w)
 }
 
-// writeContent streams a file's extents in order.
+// Dump reads ahead: up to dumpAhead runs (more when the storage serves
+// more requests at once well) of blobs are fetched and opened
+// at once, each of at most dumpRunBytes of plaintext (plus one blob), and
+// written in file order. That keeps both cores opening blobs and several
+// requests in flight against a distant store, with memory bounded by
+// dumpAhead runs whatever the file's size.
+const (
+	dumpAhead    = 8
+	dumpRunBytes = 4 << 20
+)
+
+// contentPiece is one step of a file's content in order: a hole, or a run
+// of blobs being read into data by a fetcher.
+type contentPiece struct {
+	hole uint64
+	run  []repo.BlobLocation
+	data []byte
+	err  error
+	done chan struct{}
+}
+
+// writeContent streams a file's extents in order, reading runs of blobs
+// ahead in parallel.
 func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
-	ext := node.Content
-	var bufs repo.OpenBuffers
+	pieces, err := planContent(r, node.Content)
+	if err != nil {
+		return fmt.Errorf("dump %s: %w", node.Name, err)
+	}
+	if len(pieces) == 1 && pieces[0].run != nil {
+		// One run: no reading ahead to do, and no goroutines for the many
+		// small files of a folder's tar stream.
+		p := &pieces[0]
+		var bufs repo.OpenBuffers
+		if p.data, err = readRun(ctx, r, p.run, &bufs, nil); err != nil {
+			return fmt.Errorf("dump %s: %w", node.Name, err)
+		}
+		_, err = w.Write(p.data)
+		return err
+	}
+	// The queue holds the pieces in file order; a piece enters it as its
+	// fetch starts, so at most dumpAhead runs are read or wait to be written.
+	ctx, cancel := context.WithCancel(ctx)
+	var fetchers sync.WaitGroup
+	defer func() { cancel(); fetchers.Wait() }()
+	queue := make(chan *contentPiece, max(dumpAhead, parallelism(r)))
+	fetchers.Add(1)
+	go func() {
+		defer fetchers.Done()
+		defer close(queue)
+		for i := range pieces {
+			p := &pieces[i]
+			p.done = make(chan struct{})
+			select {
+			case queue <- p:
+			case <-ctx.Done():
+				return
+			}
+			if p.run == nil {
+				close(p.done)
+				continue
+			}
+			fetchers.Add(1)
+			go func() {
+				defer fetchers.Done()
+				var bufs repo.OpenBuffers
+				p.data, p.err = readRun(ctx, r, p.run, &bufs, nil)
+				close(p.done)
+			}()
+		}
+	}()
+	for p := range queue {
+		<-p.done
+		if p.err != nil {
+			return fmt.Errorf("dump %s: %w", node.Name, p.err)
+		}
+		if p.run == nil {
+			err = writeZeros(w, p.hole)
+		} else {
+			_, err = w.Write(p.data)
+			p.data = nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// planContent cuts a file's extents into holes and runs of blobs that lie
+// close together in one pack.
+func planContent(r Repo, ext []repo.Extent) ([]contentPiece, error) {
+	var out []contentPiece
 	for i := 0; i < len(ext); {
 		if ext[i].Hole {
-			if err := writeZeros(w, ext[i].Length); err != nil {
-				return err
-			}
+			out = append(out, contentPiece{hole: ext[i].Length})
 			i++
 			continue
 		}
 		run, err := blobRun(r, ext[i:])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		err = r.ReadPack(ctx, run[0].Pack, int64(run[0].Offset), runLength(run), func(rd io.Reader) error {
-			pos := int64(run[0].Offset)
-			for _, loc := range run {
-				if skip := int64(loc.Offset) - pos; skip > 0 {
-					if _, err := io.CopyN(io.Discard, rd, skip); err != nil {
-						return err
-					}
-				}
-				if _, err := io.ReadFull(rd, bufs.Sealed(int(loc.Length))); err != nil {
-					return err
-				}
-				pos = int64(loc.Offset) + int64(loc.Length)
-				plain, err := r.OpenBlobAt(loc, &bufs)
-				if err != nil {
-					return err
-				}
-				if _, err := w.Write(plain); err != nil {
+		out = append(out, contentPiece{run: run})
+		i += len(run)
+	}
+	return out, nil
+}
+
+// readRun reads one run of blobs in a single request and returns their
+// plaintexts, concatenated in order, appended to dst. When a copy of the
+// repository serves a damaged blob the callback fails, and a
+// multi-location backend reads the run again from another copy.
+func readRun(ctx context.Context, r Repo, run []repo.BlobLocation, bufs *repo.OpenBuffers, dst []byte) ([]byte, error) {
+	var out []byte
+	err := r.ReadPack(ctx, run[0].Pack, int64(run[0].Offset), runLength(run), func(rd io.Reader) error {
+		out = dst
+		pos := int64(run[0].Offset)
+		for _, loc := range run {
+			if skip := int64(loc.Offset) - pos; skip > 0 {
+				if _, err := io.CopyN(io.Discard, rd, skip); err != nil {
 					return err
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("dump %s: %w", node.Name, err)
+			if _, err := io.ReadFull(rd, bufs.Sealed(int(loc.Length))); err != nil {
+				return err
+			}
+			pos = int64(loc.Offset) + int64(loc.Length)
+			plain, err := r.OpenBlobAt(loc, bufs)
+			if err != nil {
+				return err
+			}
+			out = append(out, plain...)
 		}
-		i += len(run)
-	}
-	return nil
+		return nil
+	})
+	return out, err
 }
 
 // blobRun returns the locations of the leading data extents that lie in
 // one pack in increasing order, close enough to read in one request.
 func blobRun(r Repo, ext []repo.Extent) ([]repo.BlobLocation, error) {
 	var run []repo.BlobLocation
+	plain := uint64(0)
 	for _, e := range ext {
+		if plain >= dumpRunBytes {
+			break
+		}
 		if e.Hole {
 			break
 		}
@@ -127,6 +224,7 @@ func blobRun(r Repo, ext []repo.Extent) ([]repo.BlobLocation, error) {
 			}
 		}
 		run = append(run, loc)
+		plain += e.Length
 	}
 	return run, nil
 }
