@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -48,18 +49,20 @@ func (c *Cache) Sync(ctx context.Context, present []crypto.ID, load func(ctx con
 		return st, err
 	}
 	want := make(map[crypto.ID]bool, len(present))
+	var todo []crypto.ID
 	for _, id := range present {
 		if want[id] {
 			continue
 		}
 		want[id] = true
-		if _, ok := have[id]; ok {
-			continue
+		if _, ok := have[id]; !ok {
+			todo = append(todo, id)
 		}
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		s, err := load(ctx, id)
+	}
+	loads := loadAhead(ctx, todo, load)
+	defer loads.stop()
+	for i, id := range todo {
+		s, err := loads.next(i)
 		if errors.Is(err, ErrSkipSegment) {
 			st.Skipped++
 			continue
@@ -332,4 +335,77 @@ func sortedIDs[V any](m map[crypto.ID]V) []crypto.ID {
 	}
 	slices.SortFunc(ids, func(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) })
 	return ids
+}
+
+// segmentsAhead bounds the segments loaded at once ahead of the one being
+// ingested. Against a distant store a load is mostly round trips, and
+// ingesting is local work, so loads overlap each other and the ingest;
+// memory stays bounded by this many decoded segments.
+const segmentsAhead = 8
+
+// segmentLoads loads segments in parallel and hands them out in order.
+type segmentLoads struct {
+	slots  []loadedSegment
+	permit chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type loadedSegment struct {
+	seg  *Segment
+	err  error
+	done chan struct{}
+}
+
+// loadAhead starts loading ids, at most segmentsAhead not yet taken by next.
+func loadAhead(ctx context.Context, ids []crypto.ID, load func(context.Context, crypto.ID) (*Segment, error)) *segmentLoads {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &segmentLoads{slots: make([]loadedSegment, len(ids)), permit: make(chan struct{}, segmentsAhead), cancel: cancel}
+	for i := range l.slots {
+		l.slots[i].done = make(chan struct{})
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for i, id := range ids {
+			select {
+			case l.permit <- struct{}{}:
+			case <-ctx.Done():
+				for j := i; j < len(ids); j++ {
+					l.slots[j].err = ctx.Err()
+					close(l.slots[j].done)
+				}
+				return
+			}
+			l.wg.Add(1)
+			go func() {
+				defer l.wg.Done()
+				sl := &l.slots[i]
+				if sl.err = ctx.Err(); sl.err == nil {
+					sl.seg, sl.err = load(ctx, id)
+				}
+				close(sl.done)
+			}()
+		}
+	}()
+	return l
+}
+
+// next waits for the i-th segment, and lets one more load start.
+func (l *segmentLoads) next(i int) (*Segment, error) {
+	sl := &l.slots[i]
+	<-sl.done
+	seg, err := sl.seg, sl.err
+	sl.seg = nil
+	select {
+	case <-l.permit:
+	default: // cancelled before its load started: it took no permit
+	}
+	return seg, err
+}
+
+// stop cancels the loads not yet taken and waits for all of them.
+func (l *segmentLoads) stop() {
+	l.cancel()
+	l.wg.Wait()
 }
