@@ -176,3 +176,27 @@ func LoadRange(ctx context.Context, be Backend, h Handle, length int, offset int
 	})
 	return buf, err
 }
+
+// Parallel is implemented by backends that serve requests best many at a
+// time, such as object stores, where every request waits a round trip.
+type Parallel interface {
+	// Parallelism is how many requests at once keep the store busy.
+	Parallelism() int
+}
+
+// Parallelism returns how many requests at once be serves well: what be, or
+// the first backend it wraps that says, answers; 0 when none does, as for
+// a local folder, where the caller's own worker count fits.
+func Parallelism(be Backend) int {
+	for be != nil {
+		if p, ok := be.(Parallel); ok {
+			return p.Parallelism()
+		}
+		u, ok := be.(Unwrapper)
+		if !ok {
+			return 0
+		}
+		be = u.Unwrap()
+	}
+	return 0
+}

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/restorer"
 )
@@ -72,7 +73,8 @@ type Options struct {
 	// Mirrors are other locations of the same repository, asked for good
 	// copies of damaged objects.
 	Mirrors []Mirror
-	// Workers bounds parallel reads; 0 means max(2, GOMAXPROCS).
+	// Workers bounds parallel reads; 0 means max(2, GOMAXPROCS), or more
+	// when the storage serves more requests at once well (backend.Parallel).
 	Workers int
 	// Progress, if set, receives live counters.
 	Progress *Progress
@@ -171,6 +173,9 @@ type blobKey struct {
 func Run(ctx context.Context, r Repo, opts Options) (*Report, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = max(2, runtime.GOMAXPROCS(0))
+		if p, ok := r.(backend.Parallel); ok {
+			opts.Workers = max(opts.Workers, p.Parallelism())
+		}
 	}
 	if opts.HeaderSample <= 0 {
 		opts.HeaderSample = DefaultHeaderSample

@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -53,7 +54,8 @@ const DefaultParallel = 4
 
 // Options tune a copy.
 type Options struct {
-	// Parallel bounds the blobs copied at once (default DefaultParallel).
+	// Parallel bounds the blobs copied at once (default DefaultParallel,
+	// or more when either side serves more requests at once well).
 	Parallel int
 	// Progress, if set, is updated while copying.
 	Progress *Progress
@@ -90,6 +92,11 @@ type Copier struct {
 func New(src Source, dst Dest, opts Options) *Copier {
 	if opts.Parallel <= 0 {
 		opts.Parallel = DefaultParallel
+		for _, side := range []any{src, dst} {
+			if p, ok := side.(backend.Parallel); ok {
+				opts.Parallel = max(opts.Parallel, p.Parallelism())
+			}
+		}
 	}
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}

@@ -348,3 +348,7 @@ func (r *Repository) Close() error {
 }
 
 func workers() int { return runtime.GOMAXPROCS(0) }
+
+// Parallelism implements backend.Parallel: how many requests at once the
+// repository's storage serves well, 0 for local storage.
+func (r *Repository) Parallelism() int { return backend.Parallelism(r.be) }

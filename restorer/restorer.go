@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -54,7 +55,7 @@ type Options struct {
 	Overwrite Overwrite      // default OverwriteAlways
 	Verify    bool           // re-read every restored file and check its content hash
 	Owner     bool           // restore ownership (needs root)
-	Workers   int            // packs read at once; 0 means max(4, GOMAXPROCS)
+	Workers   int            // packs read at once; 0 means max(4, GOMAXPROCS, what the storage serves well)
 	// Select, if set, is asked about every entry that is not a folder and
 	// that Filter selects (with its absolute path in the snapshot); entries
 	// it refuses are left out. Restore drills use it to sample files.
@@ -103,6 +104,15 @@ type restorer struct {
 	bufs        sync.Pool // of *repo.OpenBuffers, one per pack reader
 }
 
+// parallelism is how many requests at once r's storage serves well (0 when
+// it does not say): a distant store needs more reads in flight than cores.
+func parallelism(r Repo) int {
+	if p, ok := r.(backend.Parallel); ok {
+		return p.Parallelism()
+	}
+	return 0
+}
+
 // Restore restores node (a folder, whose contents go into the target, or a
 // file), found at path in the snapshot.
 func Restore(ctx context.Context, r Repo, node *repo.Node, path string, opts Options) (Result, error) {
@@ -110,7 +120,7 @@ func Restore(ctx context.Context, r Repo, node *repo.Node, path string, opts Opt
 		opts.Overwrite = OverwriteAlways
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = max(4, runtime.GOMAXPROCS(0))
+		opts.Workers = max(4, runtime.GOMAXPROCS(0), parallelism(r))
 	}
 	rt, err := openRoot(opts.Target)
 	if err != nil {

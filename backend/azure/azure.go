@@ -187,3 +187,6 @@ func (b *Backend) ListPages() int64 { return b.requests.ListPages() }
 // Throttled returns the number of answers so far that asked cairn to slow
 // down (HTTP 429 or 503), for backend/counted.
 func (b *Backend) Throttled() int64 { return b.requests.Throttled() }
+
+// Parallelism implements backend.Parallel.
+func (b *Backend) Parallelism() int { return objectstore.Parallelism }

@@ -38,7 +38,8 @@ var deleteOrder = []backend.FileType{backend.SnapshotFile, backend.HistoryFile, 
 
 // Options tune a Sync.
 type Options struct {
-	// Parallel bounds the objects copied at once (default DefaultParallel).
+	// Parallel bounds the objects copied at once (default DefaultParallel,
+	// or more when either side serves more requests at once well).
 	Parallel int
 	// Delete removes the objects the destination has and the source lacks.
 	Delete bool
@@ -86,7 +87,7 @@ type plan struct {
 // rest.
 func Sync(ctx context.Context, src, dst backend.Backend, opts Options) (Result, error) {
 	if opts.Parallel <= 0 {
-		opts.Parallel = DefaultParallel
+		opts.Parallel = max(DefaultParallel, backend.Parallelism(src), backend.Parallelism(dst))
 	}
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}

@@ -471,3 +471,13 @@ func (b *Backend) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Parallelism implements backend.Parallel: the most any location serves
+// well, since reads go to one location at a time.
+func (b *Backend) Parallelism() int {
+	n := 0
+	for _, l := range b.locs {
+		n = max(n, backend.Parallelism(l.Backend))
+	}
+	return n
+}

@@ -67,3 +67,9 @@ func CheckPrefix(prefix string) string {
 	}
 	return ""
 }
+
+// Parallelism is how many requests object store backends keep in flight
+// for bulk reads (restore, check, sync): enough to hide a round trip of
+// tens of milliseconds behind the transfers of the others, few enough to
+// stay far below any store's rate limits.
+const Parallelism = 16

@@ -242,3 +242,6 @@ type Requests = objectstore.Requests
 func isList(req *http.Request) bool {
 	return req.Method == http.MethodGet && req.URL.Query().Has("list-type")
 }
+
+// Parallelism implements backend.Parallel.
+func (b *Backend) Parallelism() int { return objectstore.Parallelism }

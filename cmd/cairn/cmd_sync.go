@@ -39,7 +39,7 @@ them all.`,
 			&cli.StringFlag{Name: "to", Destination: &o.to, Usage: "the location to fill: a path or s3: address"},
 			&cli.BoolFlag{Name: "delete", Destination: &o.delete, Usage: "remove objects the destination has and the source does not"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Destination: &o.dryRun, Usage: "only say what would be copied and removed"},
-			&cli.IntFlag{Name: "parallel", Value: mirror.DefaultParallel, Destination: &o.parallel, Usage: "copy `N` objects at once"},
+			&cli.IntFlag{Name: "parallel", Destination: &o.parallel, Usage: "copy `N` objects at once (default: 4, or 16 to or from an object store)"},
 			&cli.BoolFlag{Name: "create-bucket", Destination: &o.createBucket, Usage: "create the destination's S3 bucket if it does not exist"},
 		},
 		Action: func(c *cli.Context) error {
