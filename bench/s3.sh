@@ -4,9 +4,15 @@
 #
 #   - snapshot and restore throughput of a corpus into/from an S3 repository
 #   - one-file dump latency and request count from that repository
-#   - sync throughput of a local repository to an empty S3 prefix (cairn)
+#   - one-file dump with an empty cache (cold), and with a warm one
+#   - check --read-data of the S3 repository
+#   - sync of a local repository to an empty S3 prefix, beside restic copy
 #
 #   bench/s3.sh [WORKDIR]        default ${TMPDIR:-/tmp}/cairn-s3-bench
+#
+# LATENCY_MS=30 puts bench/delayproxy in front of the server, delaying
+# every chunk by half of that each way: the round trip of a nearby cloud
+# region, since the kernel here has no netem. RESTIC_BIN picks restic.
 #
 # The corpus (made once, kept in WORKDIR/corpus) is one mixed binary file of
 # BIN_SIZE bytes (default 1 GiB: about half compressible) plus a small
@@ -21,6 +27,9 @@ eval "$("$s3/start-s3.sh")"
 mkdir -p "$work/corpus"
 go build -o "$work/cairn" "$root/cmd/cairn"
 go build -o "$work/gencorpus" "$root/bench/gencorpus"
+go build -o "$work/delayproxy" "$root/bench/delayproxy"
+restic_bin=${RESTIC_BIN:-restic}
+latency=${LATENCY_MS:-0}
 data=$work/corpus/data
 mkdir -p "$data/etc"
 [ -f "$data/mixed.bin" ] && [ "$(stat -c %s "$data/mixed.bin")" = "$bin_size" ] ||
@@ -30,10 +39,19 @@ echo "benchmark password" > "$work/pw"
 export RESTIC_PASSWORD_FILE=$work/pw AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 bucket=cairn-bench-$(date +%s)
 ep=http://$S3_ENDPOINT
+proxy_pid=
+trap '[ -n "$proxy_pid" ] && kill "$proxy_pid" 2> /dev/null; true' EXIT
+if [ "$latency" != 0 ]; then
+  half=$(awk -v l="$latency" 'BEGIN { printf "%.1fms", l / 2 }')
+  "$work/delayproxy" -to "$S3_ENDPOINT" -delay "$half" > "$work/proxy.addr" &
+  proxy_pid=$!
+  for _ in $(seq 50); do [ -s "$work/proxy.addr" ] && break; sleep 0.1; done
+  ep=http://$(cat "$work/proxy.addr")
+fi
 run=$work/run
 rm -rf "$run" && mkdir -p "$run"
 cairn=("$work/cairn" --password-file "$work/pw" --cache-dir "$run/cairn-cache")
-restic=(restic -q --cache-dir "$run/restic-cache" -o s3.bucket-lookup=path)
+restic=("$restic_bin" -q --cache-dir "$run/restic-cache" -o s3.bucket-lookup=path)
 mib=$(awk -v b="$bin_size" 'BEGIN { printf "%.0f", b / 1048576 }')
 cat "$data/mixed.bin" > /dev/null # a warm page cache for both tools
 
@@ -69,26 +87,47 @@ dump_req=$(grep '^storage:' "$run/err" | sed 's/^storage: //')
 secs "${restic[@]}" -r "s3:$ep/$bucket/restic" dump latest "$data/etc/app.conf" > /dev/null
 rd=$(secs "${restic[@]}" -r "s3:$ep/$bucket/restic" dump latest "$data/etc/app.conf")
 
-# sync: a local repository of the same data to an empty S3 prefix.
+# dump with an empty cache: what an operator's first command costs.
+rm -rf "$run/cairn-cold"
+cdc=$(secs "$work/cairn" --password-file "$work/pw" --cache-dir "$run/cairn-cold" -r "s3:$ep/$bucket/cairn" dump latest "$data/etc/app.conf")
+cmp "$run/out" "$data/etc/app.conf"
+rm -rf "$run/restic-cold"
+rdc=$(secs "$restic_bin" -q --cache-dir "$run/restic-cold" -o s3.bucket-lookup=path -r "s3:$ep/$bucket/restic" dump latest "$data/etc/app.conf")
+
+# check --read-data of the whole S3 repository.
+cc=$(secs "${cairn[@]}" -r "s3:$ep/$bucket/cairn" check --read-data)
+rc=$(secs "${restic[@]}" -r "s3:$ep/$bucket/restic" check --read-data)
+
+# sync: a local repository of the same data to an empty S3 prefix; restic
+# has no sync, and its copy to a new S3 repository is the nearest step.
 "${cairn[@]}" -r "$run/local" init > /dev/null
 "${cairn[@]}" -r "$run/local" snapshot "$data" > /dev/null
 repo_mib=$(du -sm "$run/local" | cut -f1)
 ss=$(secs "${cairn[@]}" -r "$run/local" sync --to "s3:$ep/$bucket/synced")
 sync_req=$(grep '^storage:' "$run/out" | sed 's/^storage: //')
+"${restic[@]}" -r "$run/restic-local" init > /dev/null
+"${restic[@]}" -r "$run/restic-local" backup "$data" > /dev/null
+"${restic[@]}" -r "s3:$ep/$bucket/restic-copy" init --copy-chunker-params --from-repo "$run/restic-local" \
+  --from-password-file "$work/pw" > /dev/null
+rcopy=$(secs "${restic[@]}" -r "s3:$ep/$bucket/restic-copy" copy --from-repo "$run/restic-local" --from-password-file "$work/pw")
 sync_rate=$(awk -v m="$repo_mib" -v s="$ss" 'BEGIN { printf "%.0f", (s > 0 ? m / s : 0) }')
 "${cairn[@]}" -r "s3:$ep/$bucket/synced" restore latest --target "$run/synced-out" > /dev/null
 cmp "$data/mixed.bin" "$run/synced-out$data/mixed.bin"
 rm -rf "$run/synced-out"
 
 echo
-echo "cairn $("$work/cairn" --version | awk '{print $3}'), $(restic version | cut -d' ' -f1-2), versitygw on loopback, $(nproc) cores, corpus $mib MiB"
+where="versitygw on loopback"
+[ "$latency" != 0 ] && where="versitygw behind a ${latency} ms round trip (bench/delayproxy)"
+echo "cairn $("$work/cairn" --version | awk '{print $3}'), $("$restic_bin" version | cut -d' ' -f1-2), $where, $(nproc) cores, corpus $mib MiB"
 echo
 echo "| step | cairn | restic |"
 echo "|---|---:|---:|"
 echo "| snapshot to S3 | $cs s ($(rate "$cs") MiB/s) | $rs s ($(rate "$rs") MiB/s) |"
 echo "| restore from S3 | $cr s ($(rate "$cr") MiB/s) | $rr s ($(rate "$rr") MiB/s) |"
 echo "| dump one small file (warm cache) | $cd_ s | $rd s |"
-echo "| sync local → S3 ($repo_mib MiB repository) | $ss s ($sync_rate MiB/s) | — |"
+echo "| dump one small file (empty cache) | $cdc s | $rdc s |"
+echo "| check --read-data | $cc s | $rc s |"
+echo "| sync local → S3 ($repo_mib MiB repository; restic: copy) | $ss s ($sync_rate MiB/s) | $rcopy s |"
 echo
 echo "cairn requests: snapshot: $cairn_snap_req"
 echo "cairn requests: dump: $dump_req"
