@@ -86,6 +86,10 @@ type Options struct {
 	// DownloadRate caps the bytes read from each location per second (0:
 	// no cap).
 	DownloadRate int64
+	// Wrap, when set, decorates the storage of every location opened,
+	// below the request counters (tests use it to stop a process at a
+	// chosen backend call); nil leaves storage as it is.
+	Wrap func(backend.Backend) backend.Backend
 }
 
 // RequestStats are the request and byte counts of Requests.

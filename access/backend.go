@@ -60,6 +60,9 @@ func (o *Opener) openCounted(ctx context.Context, l Location, create, createBuck
 	if err != nil {
 		return nil, err
 	}
+	if o.opts.Wrap != nil {
+		be = o.opts.Wrap(be)
+	}
 	if o.opts.UploadRate > 0 || o.opts.DownloadRate > 0 {
 		be = limit.New(be, limit.Rates{Upload: o.opts.UploadRate, Download: o.opts.DownloadRate})
 	}

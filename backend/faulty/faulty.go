@@ -58,6 +58,8 @@ const (
 	// Delay only waits Delay (as every kind does first), then passes the
 	// call through.
 	Delay
+	// missList leaves the object at Offset out of a listing (random mode).
+	missList
 )
 
 // Fault describes one injected failure.
@@ -94,6 +96,7 @@ type Backend struct {
 	mu     sync.Mutex
 	faults []*fault
 	calls  map[Op]int
+	random *random
 }
 
 var (
@@ -154,6 +157,9 @@ func (b *Backend) pick(ctx context.Context, op Op, h backend.Handle) (*Fault, er
 			c := f.Fault
 			fired = &c
 		}
+	}
+	if fired == nil {
+		fired = b.draw(op)
 	}
 	b.mu.Unlock()
 	if fired == nil || fired.Delay <= 0 {
@@ -233,6 +239,15 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 				return f.Err
 			}
 			n++
+			return fn(fi)
+		})
+	case missList:
+		var n int64
+		return b.Backend.List(ctx, t, func(fi backend.FileInfo) error {
+			n++
+			if n-1 == f.Offset {
+				return nil
+			}
 			return fn(fi)
 		})
 	}

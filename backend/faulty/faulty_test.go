@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -224,5 +225,32 @@ func TestAnyOpCountsEveryCall(t *testing.T) {
 	}
 	if err := fb.List(ctx, backend.SnapshotFile, func(backend.FileInfo) error { return nil }); !errors.Is(err, faulty.ErrInjected) {
 		t.Fatalf("a call after the crash: %v", err)
+	}
+}
+
+// Random mode is reproducible from its seed, and draws every kind.
+func TestRandomSeeded(t *testing.T) {
+	run := func() (map[faulty.RandomKind]int, []bool) {
+		fb := faulty.New(mem.New())
+		fb.Randomize(faulty.Random{Seed: 42, Rate: 0.5})
+		h := backend.Handle{Type: backend.SnapshotFile, Name: "ab"}
+		var outcomes []bool
+		for range 200 {
+			err := fb.Save(context.Background(), h, backend.NewByteReader(bytes.Repeat([]byte{1}, 100)))
+			_, lerr := backend.LoadAll(context.Background(), fb, h)
+			fb.List(context.Background(), backend.SnapshotFile, func(backend.FileInfo) error { return nil })
+			outcomes = append(outcomes, err == nil, lerr == nil)
+		}
+		return fb.Injected(), outcomes
+	}
+	a, oa := run()
+	b, ob := run()
+	for _, k := range faulty.AllRandomKinds {
+		if a[k] == 0 || a[k] != b[k] {
+			t.Errorf("%s: %d then %d faults", k, a[k], b[k])
+		}
+	}
+	if !slices.Equal(oa, ob) {
+		t.Error("the same seed gave other outcomes")
 	}
 }

@@ -88,6 +88,7 @@ func (g *globalOptions) accessOptionsIn(cfg *config.Config, j *config.Job) acces
 		Prompt: g.terminalPrompt(), Warn: func(msg string) { g.warnf("%s", msg) },
 		OnHeal: g.onHeal, OnLag: g.onLag, Stderr: g.stderr,
 		UploadRate: g.limitUp, DownloadRate: g.limitDown,
+		Wrap: crashHook(os.Getenv),
 	}
 }
 

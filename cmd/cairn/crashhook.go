@@ -1,0 +1,40 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/internal/crashpoint"
+)
+
+// testKillAtCallEnv, for tests only, names a backend call (counting from
+// 1, over every location the process opens: Save, Load, Stat, List, Remove
+// and the commit of a staged pack) on entering which the process kills
+// itself with SIGKILL, so that crash tests can stop a command at every
+// point where it touches storage. Unset or not a positive number, nothing
+// is counted.
+const testKillAtCallEnv = "CAIRN_TEST_KILL_AT_CALL"
+
+var (
+	crashOnce    sync.Once
+	crashCounter *crashpoint.Counter
+)
+
+// crashHook returns the storage decorator that testKillAtCallEnv asks
+// for, or nil. Every backend of the process shares one count.
+func crashHook(getenv func(string) string) func(backend.Backend) backend.Backend {
+	n, err := strconv.ParseInt(getenv(testKillAtCallEnv), 10, 64)
+	if err != nil || n <= 0 {
+		return nil
+	}
+	crashOnce.Do(func() {
+		crashCounter = crashpoint.New(n, func() {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way; nothing more may reach storage
+		})
+	})
+	return crashCounter.Wrap
+}
