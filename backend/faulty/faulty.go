@@ -58,8 +58,9 @@ const (
 	// Delay only waits Delay (as every kind does first), then passes the
 	// call through.
 	Delay
-	// missList leaves the object at Offset out of a listing (random mode).
-	missList
+	// MissList leaves the object at Offset out of a listing, silently, as
+	// an eventually consistent store may.
+	MissList
 )
 
 // Fault describes one injected failure.
@@ -241,7 +242,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 			n++
 			return fn(fi)
 		})
-	case missList:
+	case MissList:
 		var n int64
 		return b.Backend.List(ctx, t, func(fi backend.FileInfo) error {
 			n++

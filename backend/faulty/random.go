@@ -126,7 +126,7 @@ func (b *Backend) draw(op Op) *Fault {
 	case RandomFlip:
 		f.Kind, f.Offset = Corrupt, r.rng.Int64N(64)
 	case RandomMissList:
-		f.Kind, f.Offset = missList, r.rng.Int64N(8)
+		f.Kind, f.Offset = MissList, r.rng.Int64N(8)
 	case RandomSlow:
 		f.Kind, f.Delay = Delay, r.Slow
 	}

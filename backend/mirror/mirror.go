@@ -7,7 +7,10 @@
 // skipped. The order keeps a destination usable at every instant: packs
 // first, then index segments, key files and snapshots, and the config last
 // (so an interrupted first sync leaves no config and the destination is not
-// mistaken for a finished copy). Removals (Options.Delete) come after every
+// mistaken for a finished copy). A type whose objects did not all arrive
+// stops the sync before the next type, and packs and index segments are
+// listed a second time before the snapshots go, in case a listing left one
+// out. Removals (Options.Delete) come after every
 // copy, snapshots first and packs last, so a snapshot is never left pointing
 // at removed data. Lock objects are neither copied nor removed: they belong
 // to the processes of each location.
@@ -77,14 +80,15 @@ var ErrDamaged = errors.New("mirror: source objects are damaged")
 
 // plan is what one object type needs.
 type plan struct {
-	copy  []backend.FileInfo // on the source only, or of another size
-	extra []backend.FileInfo // on the destination only
+	copy    []backend.FileInfo // on the source only, or of another size
+	present []string           // on both sides alike
+	extra   []backend.FileInfo // on the destination only
 }
 
 // Sync makes dst hold every object src has. It returns the first error
 // that stopped it; per-object failures are collected and returned joined
-// after every other object was tried, so one bad object does not stop the
-// rest.
+// after every other object of its type was tried, so one bad object does
+// not stop the rest of its type; the types after it wait for the next run.
 func Sync(ctx context.Context, src, dst backend.Backend, opts Options) (Result, error) {
 	if opts.Parallel <= 0 {
 		opts.Parallel = max(DefaultParallel, backend.Parallelism(src), backend.Parallelism(dst))
@@ -109,6 +113,18 @@ func Sync(ctx context.Context, src, dst backend.Backend, opts Options) (Result, 
 	for _, t := range copyOrder {
 		if err := s.copyAll(ctx, t, plans[t].copy); err != nil {
 			return s.res, err
+		}
+		// An object of this type that did not arrive may be needed by the
+		// next types (a pack by an index segment, a tree's pack by a
+		// snapshot): stop here, so the destination never names what it
+		// lacks. The next run resumes.
+		if err := s.finish(); err != nil {
+			return s.res, err
+		}
+		if t == backend.PackFile || t == backend.IndexFile {
+			if err := s.secondLook(ctx, t, plans[t]); err != nil {
+				return s.res, err
+			}
 		}
 	}
 	if err := s.finish(); err != nil || !opts.Delete {
@@ -150,6 +166,7 @@ func (s *syncer) plan(ctx context.Context, t backend.FileType) (*plan, error) {
 			p.copy = append(p.copy, fi)
 		case t == backend.ConfigFile || size == fi.Size:
 			s.res.Present++
+			p.present = append(p.present, fi.Name)
 		default:
 			s.logf("%s at %s has %d bytes, the source %d: copying it again", backend.Handle{Type: t, Name: fi.Name}, s.dst.Location(), size, fi.Size)
 			s.res.Replaced++
@@ -165,6 +182,43 @@ func (s *syncer) plan(ctx context.Context, t backend.FileType) (*plan, error) {
 	}
 	slices.SortFunc(p.extra, func(a, b backend.FileInfo) int { return cmpString(a.Name, b.Name) })
 	return p, nil
+}
+
+// secondLook lists the source's objects of type t again and copies any
+// that the first listing left out. A store whose listings can miss objects
+// (an eventually consistent one, or a faulty one) would otherwise let the
+// snapshots reach the destination without a pack or index segment they
+// need; two listings that miss the same object are far less likely.
+func (s *syncer) secondLook(ctx context.Context, t backend.FileType, p *plan) error {
+	seen := make(map[string]bool, len(p.copy)+len(p.present))
+	for _, fi := range p.copy {
+		seen[fi.Name] = true
+	}
+	for _, name := range p.present {
+		seen[name] = true
+	}
+	var missed []backend.FileInfo
+	err := s.src.List(ctx, t, func(fi backend.FileInfo) error {
+		if !seen[fi.Name] {
+			missed = append(missed, fi)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list %s at %s: %w", t, s.src.Location(), err)
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	s.logf("a second listing of %s at %s found %d object(s) the first did not: copying them", t, s.src.Location(), len(missed))
+	for _, fi := range missed {
+		s.opts.Progress.TotalObjects.Add(1)
+		s.opts.Progress.TotalBytes.Add(fi.Size)
+	}
+	if err := s.copyAll(ctx, t, missed); err != nil {
+		return err
+	}
+	return s.finish()
 }
 
 func cmpString(a, b string) int {

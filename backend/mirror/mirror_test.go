@@ -140,8 +140,15 @@ func TestSyncRefusesDamagedSourceObject(t *testing.T) {
 	if _, err := dst.Stat(ctx, bad); !errors.Is(err, backend.ErrNotFound) {
 		t.Error("the damaged object reached the destination")
 	}
-	if res.Copied != int64(len(hs)-1) {
-		t.Errorf("copied %d, want every other object", res.Copied)
+	// The other packs arrived; nothing that could name the damaged pack
+	// (index segments, keys, snapshots, the config) was copied after it.
+	if res.Copied != 19 {
+		t.Errorf("copied %d, want the 19 other packs", res.Copied)
+	}
+	for _, h := range hs[21:] {
+		if _, err := dst.Stat(ctx, h); !errors.Is(err, backend.ErrNotFound) {
+			t.Errorf("%s was copied after a pack failed", h)
+		}
 	}
 }
 
@@ -158,9 +165,11 @@ func TestSyncCorruptedOnTheWay(t *testing.T) {
 		t.Error("bytes corrupted in transit were stored")
 	}
 	fsrc.Clear()
-	if res, err := mirror.Sync(ctx, fsrc, dst, mirror.Options{}); err != nil || res.Copied != 1 {
+	// The re-run copies the pack and the five objects that waited for it.
+	if res, err := mirror.Sync(ctx, fsrc, dst, mirror.Options{}); err != nil || res.Copied != 5 {
 		t.Errorf("re-run: %+v, %v", res, err)
 	}
+	same(t, src, dst, hs)
 }
 
 func TestSyncDelete(t *testing.T) {
@@ -199,4 +208,19 @@ func TestSyncDryRun(t *testing.T) {
 	if err != nil || res.Copied == 0 || count(t, dst, backend.PackFile) != 0 {
 		t.Errorf("dry run: %+v, %v", res, err)
 	}
+}
+
+// A source listing that silently leaves out a pack is caught by a second
+// look before anything that could need the pack is copied.
+func TestSyncSecondLookAtPacks(t *testing.T) {
+	ctx := context.Background()
+	src, hs := source(t)
+	fsrc := faulty.New(src)
+	fsrc.Inject(faulty.Fault{Op: faulty.OpList, Kind: faulty.MissList, Offset: 3,
+		Match: func(h backend.Handle) bool { return h.Type == backend.PackFile }})
+	dst := mem.New()
+	if _, err := mirror.Sync(ctx, fsrc, dst, mirror.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	same(t, src, dst, hs)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/faulty"
 	"github.com/cairnbackup/cairn/backend/mem"
+	"github.com/cairnbackup/cairn/backend/mirror"
 	"github.com/cairnbackup/cairn/backend/retry"
 	"github.com/cairnbackup/cairn/check"
 	"github.com/cairnbackup/cairn/copier"
@@ -92,7 +93,7 @@ func (o *outcome) note(t *testing.T, what string, err error) bool {
 	return false
 }
 
-// TestFaultSeeds runs snapshot, restore, prune, copy and check against
+// TestFaultSeeds runs snapshot, restore, prune, copy, sync and check against
 // random faults, seed after seed.
 func TestFaultSeeds(t *testing.T) {
 	seeds := 4
@@ -158,6 +159,8 @@ func runSeed(t *testing.T, seed uint64, o *outcome) *faultyRepo {
 	f.check(fmt.Sprintf("seed %d: prune", seed))
 	copyAll(t, f, seed, saved, src, o)
 	f.check(fmt.Sprintf("seed %d: copy", seed))
+	syncAll(t, f, seed, saved, src, o)
+	f.check(fmt.Sprintf("seed %d: sync", seed))
 	// check through the faults: it either reports or fails; it must not
 	// change anything (a check without faults still passes).
 	if r, err := f.open(); o.note(t, "check (open)", err) {
@@ -268,6 +271,37 @@ func copyAll(t *testing.T, f *faultyRepo, seed uint64, saved map[repo.ID]map[str
 	dst.check(what + " (destination)")
 	for id, files := range copied {
 		restoreAndCompare(t, dst, seed, id, src, files, o)
+	}
+}
+
+// syncAll syncs the repository to an empty faulty location, faults on
+// both sides. A failed sync is run again (what an operator does): each
+// run may fail with an error, and the destination must pass check after
+// every one, since sync writes snapshots only after what they need. Once
+// a sync succeeds, every saved snapshot restores there byte for byte.
+func syncAll(t *testing.T, f *faultyRepo, seed uint64, saved map[repo.ID]map[string][]byte, src string, o *outcome) {
+	dst := mem.New()
+	dfb := faulty.New(dst)
+	dfb.Randomize(faulty.Random{Seed: seed + 2000, Rate: 0.08, Slow: time.Millisecond})
+	dbe := retry.New(dfb, retry.Options{MaxAttempts: 8, BaseDelay: time.Microsecond, MaxDelay: time.Millisecond, MaxElapsed: -1})
+	synced := false
+	for try := range 5 {
+		what := fmt.Sprintf("seed %d: sync, run %d", seed, try+1)
+		_, err := mirror.Sync(ctx, f.be, dbe, mirror.Options{})
+		synced = o.note(t, what, err)
+		if _, cerr := dst.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); cerr == nil {
+			(&faultyRepo{t: t, mem: dst}).check(what + " (destination)")
+		}
+		if synced {
+			break
+		}
+	}
+	if !synced {
+		return
+	}
+	synced2 := &faultyRepo{t: t, mem: dst, fb: dfb, be: dbe, cache: t.TempDir()}
+	for id, files := range saved {
+		restoreAndCompare(t, synced2, seed, id, src, files, o)
 	}
 }
 
