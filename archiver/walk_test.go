@@ -481,3 +481,74 @@ func TestProgressMatchesSummary(t *testing.T) {
 			p.Files.Load(), p.BytesDone.Load(), p.BytesRead.Load(), p.Errors.Load(), p.Current(), s)
 	}
 }
+
+// A hard-linked file written through one name is new content under both
+// names in the next snapshot, and they still share one inode.
+func TestHardLinkedFileChangedThroughOneName(t *testing.T) {
+	r := newRepo(t)
+	ctx := context.Background()
+	src := t.TempDir()
+	write(t, filepath.Join(src, "a"), 3000)
+	if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "b")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := archiver.Snapshot(ctx, r, archiver.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(filepath.Join(src, "b"), os.O_WRONLY, 0)
+	f.WriteAt([]byte("changed through b"), 10)
+	f.Close()
+	second, err := archiver.Snapshot(ctx, r, archiver.Options{Paths: []string{src}, Parent: first.Snapshot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(src, "a"))
+	a, b := lookup(t, r, second, src+"/a"), lookup(t, r, second, src+"/b")
+	for _, n := range []*repo.Node{a, b} {
+		if n.Hash != repo.ContentHashOf(want) || n.Links != 2 {
+			t.Errorf("%s: %+v", n.Name, n)
+		}
+	}
+	if a.Inode != b.Inode {
+		t.Error("the two names lost their shared inode")
+	}
+	if s := second.Snapshot.Summary; s.FilesChanged != 2 || s.FilesUnchanged != 0 {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+// Metadata-only changes (a folder's mode, a file's extended attributes)
+// give new trees and no new data.
+func TestMetadataChangesAddNoData(t *testing.T) {
+	r := newRepo(t)
+	ctx := context.Background()
+	src := t.TempDir()
+	write(t, filepath.Join(src, "d/f"), 200000)
+	first, err := archiver.Snapshot(ctx, r, archiver.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(src, "d"), 0o700)
+	xattr := unix.Setxattr(filepath.Join(src, "d/f"), "user.label", []byte("v2"), 0) == nil
+	second, err := archiver.Snapshot(ctx, r, archiver.Options{Paths: []string{src}, Parent: first.Snapshot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Snapshot.Tree == second.Snapshot.Tree {
+		t.Fatal("a changed folder mode gave the same tree")
+	}
+	if d := lookup(t, r, second, src+"/d"); d.Mode != 0o700 {
+		t.Errorf("folder mode %o", d.Mode)
+	}
+	f := lookup(t, r, second, src+"/d/f")
+	if xattr && (len(f.Xattrs) != 1 || string(f.Xattrs[0].Value) != "v2") {
+		t.Errorf("xattrs %+v", f.Xattrs)
+	}
+	if !slices.Equal(f.Content, lookup(t, r, first, src+"/d/f").Content) {
+		t.Error("the file's content changed with its metadata")
+	}
+	if s := second.Snapshot.Summary; s.BytesAdded >= 200000 {
+		t.Errorf("summary %+v: data was added for metadata", s)
+	}
+}
