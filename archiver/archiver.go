@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/cairnbackup/cairn/chunk"
 	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -104,7 +105,7 @@ type Options struct {
 
 	FileWorkers int   // files read at once; 0 means 2
 	BlobWorkers int   // chunks hashed, compressed and sealed at once; 0 means GOMAXPROCS
-	MemoryLimit int64 // chunk bytes in flight; 0 means 16 MiB (two chunks of the largest size)
+	MemoryLimit int64 // chunk bytes in flight; 0 means 16 MiB (two chunks of the largest size), never less than one
 }
 
 // Progress holds live counters, safe to read while a snapshot runs. Files
@@ -242,6 +243,8 @@ func newArchiver(r Repo, opts Options) *archiver {
 	if opts.MemoryLimit <= 0 {
 		opts.MemoryLimit = 16 << 20
 	}
+	// A chunk larger than the budget would wait for it for ever.
+	opts.MemoryLimit = max(opts.MemoryLimit, chunk.MaxSize)
 	content, _ := r.(ContentIndex)
 	return &archiver{
 		repo: r, opts: opts, names: newNames(), prog: opts.Progress, content: content,

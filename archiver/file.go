@@ -256,8 +256,9 @@ func (fr *fileReader) wait() {
 	}
 }
 
-// readContent reads a whole file. Sparse files are read by their data
-// regions only; their holes are recorded, not stored.
+// readContent reads a whole file, up to the size st gives it. Sparse
+// files are read by their data regions only; their holes are recorded,
+// not stored.
 func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t) (content, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return content{}, err
@@ -274,7 +275,10 @@ func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.Fil
 	case fr.inline:
 		err = fr.readSmall(ctx, f, st.Size)
 	default:
-		err = fr.chunkRegion(ctx, f)
+		// No further than the size it had: a file written to faster than
+		// it is read would otherwise never end. saveFile sees the growth
+		// and reads it once more.
+		err = fr.chunkRegion(ctx, io.NewSectionReader(f, 0, st.Size))
 	}
 	fr.wait()
 	if err != nil {

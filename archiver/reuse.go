@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"sync"
@@ -118,7 +117,7 @@ func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *os.File,
 	if !fr.inline {
 		fr.startLane()
 	}
-	err = fr.chunkRegion(ctx, io.NewSectionReader(f, int64(start), math.MaxInt64-int64(start)))
+	err = fr.chunkRegion(ctx, io.NewSectionReader(f, int64(start), st.Size-int64(start))) // no further than st.Size, as readContent
 	fr.wait()
 	if err != nil {
 		return content{}, false, err

@@ -9,6 +9,7 @@ import (
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/mem"
 	"github.com/cairnbackup/cairn/check"
+	"github.com/cairnbackup/cairn/internal/kdftest"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -257,7 +258,7 @@ func TestDamagedSnapshotObjectAndKeyFile(t *testing.T) {
 	}
 
 	// A second key file, damaged: the first still opens the repository.
-	kid, err := f.r.AddKey(context.Background(), repo.Credentials{Password: []byte("other")}, cheapKDF)
+	kid, err := f.r.AddKey(context.Background(), repo.Credentials{Password: []byte("other")}, kdftest.Cheap)
 	if err != nil {
 		t.Fatal(err)
 	}

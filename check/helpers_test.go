@@ -12,14 +12,13 @@ import (
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/mem"
 	"github.com/cairnbackup/cairn/check"
-	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/internal/repotest"
 	"github.com/cairnbackup/cairn/repo"
 )
 
 var (
-	cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
-	pw       = repo.Credentials{Password: []byte("pw")}
-	mtime    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pw    = repotest.Password
+	mtime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 )
 
 // pieceSize splits file contents into blobs of this size, so that a test
@@ -44,12 +43,16 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t, be: mem.New(), opts: repo.Options{CacheDir: t.TempDir(), SkipDamagedIndex: true}, when: mtime}
-	r, err := repo.Init(context.Background(), nopClose{f.be}, pw, repo.InitOptions{KDF: cheapKDF, PackSize: 1 << 20, Compression: repo.CompressionOff}, f.opts)
-	if err != nil {
-		t.Fatalf("init: %v", err)
-	}
-	f.r = r
-	t.Cleanup(func() { f.r.Close() })
+	// The tests damage the repository on purpose, so the kit's check at
+	// the end is off; f.r is closed here when a reopen replaced the first.
+	first := repotest.New(t, repotest.WithBackend(nopClose{f.be}), repotest.WithPackSize(1<<20),
+		repotest.WithCompression(repo.CompressionOff), repotest.WithOptions(f.opts), repotest.WithoutCheck())
+	f.r = first
+	t.Cleanup(func() {
+		if f.r != first {
+			f.r.Close()
+		}
+	})
 	return f
 }
 

@@ -13,23 +13,17 @@ import (
 	"github.com/cairnbackup/cairn/backend/counted"
 	"github.com/cairnbackup/cairn/backend/mem"
 	"github.com/cairnbackup/cairn/copier"
-	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/internal/repotest"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/restorer"
 )
 
-var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
-
-func newRepo(t *testing.T, cache string) (*repo.Repository, *counted.Backend) {
+// newRepo makes a repository in memory behind a request counter; it is
+// checked in full when the test ends.
+func newRepo(t *testing.T) (*repo.Repository, *counted.Backend) {
 	t.Helper()
 	be := counted.New(mem.New())
-	r, err := repo.Init(context.Background(), be, repo.Credentials{Password: []byte("pw")},
-		repo.InitOptions{KDF: cheapKDF, PackSize: 1 << 20}, repo.Options{CacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r, be
+	return repotest.New(t, repotest.WithBackend(be), repotest.WithPackSize(1<<20)), be
 }
 
 func randBytes(seed uint64, n int) []byte {
@@ -70,8 +64,8 @@ func TestCopyTwoSnapshots(t *testing.T) {
 	big := randBytes(1, 5<<20)
 	os.WriteFile(filepath.Join(dir, "a/big"), big, 0o644)
 	os.WriteFile(filepath.Join(dir, "a/b/small"), []byte("small"), 0o644)
-	src, srcBE := newRepo(t, t.TempDir())
-	dst, _ := newRepo(t, t.TempDir())
+	src, srcBE := newRepo(t)
+	dst, _ := newRepo(t)
 	s1 := snapshot(t, src, dir)
 
 	c := copier.New(src, dst, copier.Options{})
@@ -130,8 +124,8 @@ func TestCopyMapSurvivesANewProcess(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "f"), randBytes(2, 3<<20), 0o644)
-	src, srcBE := newRepo(t, t.TempDir())
-	dst, _ := newRepo(t, t.TempDir())
+	src, srcBE := newRepo(t)
+	dst, _ := newRepo(t)
 	s1 := snapshot(t, src, dir)
 	c := copier.New(src, dst, copier.Options{})
 	if _, err := c.Copy(ctx, s1); err != nil {

@@ -13,10 +13,8 @@ import (
 	"testing"
 
 	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/internal/kdftest"
 )
-
-// cheapKDF keeps key derivation fast in tests; repositories use DefaultKDF.
-var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 // testPolynomial is restic's test polynomial: any nonzero value is a valid
 // MasterKey polynomial as far as this package is concerned.
@@ -271,11 +269,11 @@ func TestNewKEKText(t *testing.T) {
 
 func TestDeriveKey(t *testing.T) {
 	salt := pseudoRandom(1, crypto.SaltSize)
-	k1, err := crypto.DeriveKey([]byte("pw"), salt, cheapKDF)
+	k1, err := crypto.DeriveKey([]byte("pw"), salt, kdftest.Cheap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := crypto.DeriveKey([]byte("pw"), bytes.Clone(salt), cheapKDF)
+	k2, err := crypto.DeriveKey([]byte("pw"), bytes.Clone(salt), kdftest.Cheap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,8 +286,8 @@ func TestDeriveKey(t *testing.T) {
 		salt []byte
 		p    crypto.KDFParams
 	}{
-		"password": {"pW", salt, cheapKDF},
-		"salt":     {"pw", pseudoRandom(2, crypto.SaltSize), cheapKDF},
+		"password": {"pW", salt, kdftest.Cheap},
+		"salt":     {"pw", pseudoRandom(2, crypto.SaltSize), kdftest.Cheap},
 		"time":     {"pw", salt, crypto.KDFParams{Time: 2, MemoryKiB: 64, Threads: 1}},
 		"memory":   {"pw", salt, crypto.KDFParams{Time: 1, MemoryKiB: 72, Threads: 1}},
 		"threads":  {"pw", salt, crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 2}},
@@ -303,10 +301,10 @@ func TestDeriveKey(t *testing.T) {
 			t.Errorf("another %s gave the same key", name)
 		}
 	}
-	if _, err := crypto.DeriveKey([]byte("pw"), salt[:15], cheapKDF); !errors.Is(err, crypto.ErrBadKey) {
+	if _, err := crypto.DeriveKey([]byte("pw"), salt[:15], kdftest.Cheap); !errors.Is(err, crypto.ErrBadKey) {
 		t.Errorf("15-byte salt: %v, want ErrBadKey", err)
 	}
-	if _, err := crypto.DeriveKey([]byte("pw"), salt[:16], cheapKDF); err != nil {
+	if _, err := crypto.DeriveKey([]byte("pw"), salt[:16], kdftest.Cheap); err != nil {
 		t.Errorf("16-byte salt: %v", err)
 	}
 	if _, err := crypto.DeriveKey([]byte("pw"), salt, crypto.KDFParams{}); !errors.Is(err, crypto.ErrBadKey) {
@@ -321,7 +319,7 @@ func TestKDFParamsValidate(t *testing.T) {
 		ok bool
 	}{
 		{crypto.DefaultKDF, true},
-		{cheapKDF, true},
+		{kdftest.Cheap, true},
 		{crypto.KDFParams{}, false},
 		{crypto.KDFParams{Time: 0, MemoryKiB: 64, Threads: 1}, false},
 		{crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}, true},

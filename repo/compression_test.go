@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cairnbackup/cairn/backend/mem"
+	"github.com/cairnbackup/cairn/internal/kdftest"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -78,7 +79,7 @@ func TestInitCompression(t *testing.T) {
 	ctx := context.Background()
 	for _, level := range repo.CompressionLevels {
 		be := mem.New()
-		r, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: cheapKDF, Compression: level}, repo.Options{CacheDir: t.TempDir()})
+		r, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: kdftest.Cheap, Compression: level}, repo.Options{CacheDir: t.TempDir()})
 		if err != nil {
 			t.Fatalf("init with %s: %v", level, err)
 		}
@@ -97,7 +98,7 @@ func TestInitCompression(t *testing.T) {
 		}
 		r2.Close()
 	}
-	if _, err := repo.Init(ctx, mem.New(), pw, repo.InitOptions{KDF: cheapKDF, Compression: "best"}, repo.Options{}); err == nil {
+	if _, err := repo.Init(ctx, mem.New(), pw, repo.InitOptions{KDF: kdftest.Cheap, Compression: "best"}, repo.Options{}); err == nil {
 		t.Error("init with an unknown level succeeded")
 	}
 }

@@ -18,11 +18,9 @@ import (
 	"time"
 
 	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/internal/kdftest"
 	"github.com/cairnbackup/cairn/pack"
 )
-
-// fzCheapKDF keeps key files quick to make; repositories use crypto.DefaultKDF.
-var fzCheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 // fzPolynomial is restic's test polynomial (irreducible, degree 53).
 const fzPolynomial = 0x3DA3358B4DC173
@@ -332,7 +330,7 @@ func checkDecodedConfig(t *testing.T, b []byte, c *Config, k *crypto.Key) {
 func fzKeyFiles(t testing.TB) map[string]*KeyFile {
 	t.Helper()
 	mk := fzMasterKey(t)
-	pwFile, err := newKeyFile(mk, Credentials{Password: []byte("correct horse")}, fzCheapKDF, fzTime, "web1", "root")
+	pwFile, err := newKeyFile(mk, Credentials{Password: []byte("correct horse")}, kdftest.Cheap, fzTime, "web1", "root")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +384,7 @@ func TestKeyFileRoundTrip(t *testing.T) {
 	if kf := files["kek"]; kf.Params != nil || kf.Salt != nil {
 		t.Errorf("kdf none key file has params %v, salt %x", kf.Params, kf.Salt)
 	}
-	if _, err := newKeyFile(mk, Credentials{Password: []byte{}}, fzCheapKDF, fzTime, "", ""); err == nil {
+	if _, err := newKeyFile(mk, Credentials{Password: []byte{}}, kdftest.Cheap, fzTime, "", ""); err == nil {
 		t.Error("newKeyFile accepted an empty password")
 	}
 }

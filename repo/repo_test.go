@@ -22,18 +22,16 @@ import (
 	"github.com/cairnbackup/cairn/backend/mem"
 	"github.com/cairnbackup/cairn/crypto"
 	"github.com/cairnbackup/cairn/index"
+	"github.com/cairnbackup/cairn/internal/kdftest"
 	"github.com/cairnbackup/cairn/repo"
 )
-
-// cheapKDF keeps tests fast; real repositories use crypto.DefaultKDF.
-var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 var pw = repo.Credentials{Password: []byte("correct horse")}
 
 func newRepo(t *testing.T, be backend.Backend) (*repo.Repository, repo.Options) {
 	t.Helper()
 	opts := repo.Options{CacheDir: t.TempDir()}
-	r, err := repo.Init(context.Background(), be, pw, repo.InitOptions{KDF: cheapKDF, PackSize: 1 << 20}, opts)
+	r, err := repo.Init(context.Background(), be, pw, repo.InitOptions{KDF: kdftest.Cheap, PackSize: 1 << 20}, opts)
 	if err != nil {
 		t.Fatalf("init: %v", err)
 	}
@@ -87,7 +85,7 @@ func TestOpenWithPasswordAndKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.AddKey(ctx, repo.Credentials{KEK: kek}, cheapKDF); err != nil {
+	if _, err := r.AddKey(ctx, repo.Credentials{KEK: kek}, kdftest.Cheap); err != nil {
 		t.Fatal(err)
 	}
 	r2, err := repo.Open(ctx, nopClose{be}, repo.Credentials{KEK: kek}, opts)
@@ -108,11 +106,11 @@ func TestInitRefuses(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()
 	newRepo(t, nopClose{be})
-	if _, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: cheapKDF}, repo.Options{CacheDir: t.TempDir()}); !errors.Is(err, repo.ErrExists) {
+	if _, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: kdftest.Cheap}, repo.Options{CacheDir: t.TempDir()}); !errors.Is(err, repo.ErrExists) {
 		t.Fatalf("second init: %v, want ErrExists", err)
 	}
 	be.Remove(ctx, backend.Handle{Type: backend.ConfigFile})
-	if _, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: cheapKDF}, repo.Options{CacheDir: t.TempDir()}); !errors.Is(err, repo.ErrExists) {
+	if _, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: kdftest.Cheap}, repo.Options{CacheDir: t.TempDir()}); !errors.Is(err, repo.ErrExists) {
 		t.Fatalf("init over keys without config: %v, want ErrExists", err)
 	}
 }
@@ -354,7 +352,7 @@ func TestKeys(t *testing.T) {
 		t.Fatal("removed the last key")
 	}
 	second := repo.Credentials{Password: []byte("second")}
-	id2, err := r.AddKey(ctx, second, cheapKDF)
+	id2, err := r.AddKey(ctx, second, kdftest.Cheap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +374,7 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("the removed password still opens: %v", err)
 	}
 	third := repo.Credentials{Password: []byte("third")}
-	if _, err := r2.ChangePassword(ctx, third, cheapKDF); err != nil {
+	if _, err := r2.ChangePassword(ctx, third, kdftest.Cheap); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := repo.Open(ctx, nopClose{be}, second, opts); !errors.Is(err, repo.ErrWrongPassword) {
@@ -393,7 +391,7 @@ func TestDamagedKeyFileSkipped(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()
 	r, opts := newRepo(t, nopClose{be})
-	if _, err := r.AddKey(ctx, repo.Credentials{Password: []byte("other")}, cheapKDF); err != nil {
+	if _, err := r.AddKey(ctx, repo.Credentials{Password: []byte("other")}, kdftest.Cheap); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := r.Keys(ctx)
@@ -465,7 +463,7 @@ func TestCancelledUploadFailsFlush(t *testing.T) {
 	be := faulty.New(mem.New())
 	be.Inject(faulty.Fault{Op: faulty.OpSave, Kind: faulty.Delay, Delay: 500 * time.Millisecond, Times: -1,
 		Match: func(h backend.Handle) bool { return h.Type == backend.PackFile }})
-	r, err := repo.Init(context.Background(), be, pw, repo.InitOptions{KDF: cheapKDF, PackSize: 1 << 20},
+	r, err := repo.Init(context.Background(), be, pw, repo.InitOptions{KDF: kdftest.Cheap, PackSize: 1 << 20},
 		repo.Options{CacheDir: t.TempDir(), Uploads: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 	"github.com/cairnbackup/cairn/backend/mem"
 	"github.com/cairnbackup/cairn/chunk"
 	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/internal/kdftest"
 	"github.com/cairnbackup/cairn/pack"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -40,7 +41,6 @@ const stageInputSize = 64 << 20
 const stagePolynomial = 0x3DA3358B4DC173
 
 var (
-	stageKDF   = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 	stageCreds = repo.Credentials{Password: []byte("stage benchmark")}
 )
 
@@ -190,7 +190,7 @@ func (d *stageData) close() {
 func storeThroughRepository(chunks [][]byte, cacheDir string) ([]storedBlob, *repo.Repository, error) {
 	ctx := context.Background()
 	be := mem.New()
-	r, err := repo.Init(ctx, be, stageCreds, repo.InitOptions{KDF: stageKDF}, repo.Options{CacheDir: cacheDir, NoVerify: true})
+	r, err := repo.Init(ctx, be, stageCreds, repo.InitOptions{KDF: kdftest.Cheap}, repo.Options{CacheDir: cacheDir, NoVerify: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -383,7 +383,7 @@ func BenchmarkSaveBlobLocal(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				r, err := repo.Init(ctx, be, stageCreds, repo.InitOptions{KDF: stageKDF}, repo.Options{CacheDir: b.TempDir()})
+				r, err := repo.Init(ctx, be, stageCreds, repo.InitOptions{KDF: kdftest.Cheap}, repo.Options{CacheDir: b.TempDir()})
 				if err != nil {
 					b.Fatal(err)
 				}

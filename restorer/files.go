@@ -232,8 +232,35 @@ func (rs *restorer) finishFile(fs *fileState, fd int) {
 	}
 }
 
+// keptByPolicy reports whether an entry at rel stays as it is, for an
+// entry that is not a regular file of the snapshot (a symlink, fifo or
+// device, or a further name of a hard-linked file): OverwriteNever keeps
+// anything in the way, and counts it as skipped.
+func (rs *restorer) keptByPolicy(rel string) (bool, error) {
+	if rs.opts.Overwrite != OverwriteNever {
+		return false, nil
+	}
+	_, err := rs.root.lstat(rel)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	rs.mu.Lock()
+	rs.res.Skipped++
+	rs.mu.Unlock()
+	return true, nil
+}
+
 // special creates a symlink, fifo, device node or socket placeholder.
 func (rs *restorer) special(n *repo.Node, rel string) error {
+	if n.Type == repo.NodeSocket {
+		return nil // a socket cannot be restored; its metadata is in the snapshot
+	}
+	if keep, err := rs.keptByPolicy(rel); err != nil || keep {
+		return err
+	}
 	if err := rs.root.remove(rel); err != nil {
 		return err
 	}
@@ -247,16 +274,11 @@ func (rs *restorer) special(n *repo.Node, rel string) error {
 			return unix.Mknodat(dirfd, name, unix.S_IFCHR|0o600, int(n.Rdev))
 		case repo.NodeBlockDev:
 			return unix.Mknodat(dirfd, name, unix.S_IFBLK|0o600, int(n.Rdev))
-		case repo.NodeSocket:
-			return nil // a socket cannot be restored; its metadata is in the snapshot
 		}
 		return fmt.Errorf("unknown node type %s", n.Type)
 	})
 	if err != nil {
 		return err
-	}
-	if n.Type == repo.NodeSocket {
-		return nil
 	}
 	rs.res.Others++
 	return rs.applyMeta(rel, n, -1)
@@ -267,6 +289,12 @@ func (rs *restorer) finishLinks() {
 	for _, l := range rs.pending {
 		if l.target.failed.Load() {
 			rs.warn(l.rel, fmt.Errorf("hard link target %s was not restored", l.target.rel))
+			continue
+		}
+		if keep, err := rs.keptByPolicy(l.rel); err != nil || keep {
+			if err != nil {
+				rs.warn(l.rel, err)
+			}
 			continue
 		}
 		if err := rs.root.remove(l.rel); err != nil {

@@ -36,7 +36,7 @@ type Overwrite string
 const (
 	OverwriteAlways    Overwrite = "always"     // replace them
 	OverwriteIfChanged Overwrite = "if-changed" // replace them unless size and content hash match
-	OverwriteNever     Overwrite = "never"      // keep them
+	OverwriteNever     Overwrite = "never"      // keep them, and any other entry in the way (symlink, fifo, further hard link)
 )
 
 // ParseOverwrite checks a policy name.

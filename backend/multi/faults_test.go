@@ -20,12 +20,10 @@ import (
 	"github.com/cairnbackup/cairn/backend/mem"
 	"github.com/cairnbackup/cairn/backend/mirror"
 	"github.com/cairnbackup/cairn/backend/multi"
-	"github.com/cairnbackup/cairn/crypto"
+	"github.com/cairnbackup/cairn/internal/repotest"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/restorer"
 )
-
-var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 type twoLocations struct {
 	a, b   *mem.Backend
@@ -66,13 +64,8 @@ func sourceTree(t *testing.T) string {
 }
 
 func initRepo(t *testing.T, be backend.Backend) *repo.Repository {
-	r, err := repo.Init(context.Background(), be, repo.Credentials{Password: []byte("pw")},
-		repo.InitOptions{KDF: cheapKDF, PackSize: 1 << 20}, repo.Options{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	t.Helper()
+	return repotest.New(t, repotest.WithBackend(be), repotest.WithPackSize(1<<20))
 }
 
 func names(t *testing.T, be backend.Backend, typ backend.FileType) []string {
@@ -200,7 +193,7 @@ func TestSyncFromCorruptLocationToSlowOne(t *testing.T) {
 		t.Errorf("copied %d, heals %d", out.Copied, tl.heals.Load())
 	}
 	// The copy is a whole repository.
-	c, err := repo.Open(ctx, dst, repo.Credentials{Password: []byte("pw")}, repo.Options{CacheDir: t.TempDir()})
+	c, err := repo.Open(ctx, dst, repotest.Password, repo.Options{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,18 @@ type procRepo struct {
 
 func newProcRepo(t *testing.T, initArgs ...string) *procRepo {
 	t.Helper()
+	return newProcRepoAt(t, "", initArgs...)
+}
+
+// newProcRepoAt is newProcRepo for a repository at addr (an S3 address,
+// say); an empty addr means a local repository in the test's folder.
+func newProcRepoAt(t *testing.T, addr string, initArgs ...string) *procRepo {
+	t.Helper()
 	dir := t.TempDir()
-	p := &procRepo{t: t, bin: cairnBinary(t), dir: dir, repo: filepath.Join(dir, "repo"), clock: filepath.Join(dir, "clock")}
+	if addr == "" {
+		addr = filepath.Join(dir, "repo")
+	}
+	p := &procRepo{t: t, bin: cairnBinary(t), dir: dir, repo: addr, clock: filepath.Join(dir, "clock")}
 	key := filepath.Join(dir, "key")
 	if err := os.WriteFile(key, []byte(hex.EncodeToString(bytes.Repeat([]byte{7}, 32))+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/mem"
+	"github.com/cairnbackup/cairn/internal/kdftest"
 	"github.com/cairnbackup/cairn/internal/repotest"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/repo/prune"
@@ -50,7 +51,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, be: mem.New(), clk: newClock()}
-	r, err := repo.Init(ctx, e.be, repotest.Password, repo.InitOptions{KDF: repotest.CheapKDF, PackSize: 1 << 20}, e.opts())
+	r, err := repo.Init(ctx, e.be, repotest.Password, repo.InitOptions{KDF: kdftest.Cheap, PackSize: 1 << 20}, e.opts())
 	if err != nil {
 		t.Fatal(err)
 	}
