@@ -19,6 +19,7 @@ import (
 	"github.com/cairnbackup/cairn/backend/retry"
 	"github.com/cairnbackup/cairn/check"
 	"github.com/cairnbackup/cairn/copier"
+	"github.com/cairnbackup/cairn/internal/kdftest"
 	"github.com/cairnbackup/cairn/internal/repotest"
 	"github.com/cairnbackup/cairn/repo"
 	"github.com/cairnbackup/cairn/repo/prune"
@@ -38,7 +39,7 @@ type faultyRepo struct {
 
 func newFaultyRepo(t *testing.T, seed uint64, rate float64) *faultyRepo {
 	m := mem.New()
-	r, err := repo.Init(ctx, m, repotest.Password, repo.InitOptions{KDF: repotest.CheapKDF, PackSize: 1 << 20}, repo.Options{CacheDir: t.TempDir()})
+	r, err := repo.Init(ctx, m, repotest.Password, repo.InitOptions{KDF: kdftest.Cheap, PackSize: 1 << 20}, repo.Options{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
