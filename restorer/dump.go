@@ -60,6 +60,9 @@ func Dump(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
 
 // writeContent streams a file's extents in order.
 func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
+	if err := repo.CheckContent(node); err != nil {
+		return err
+	}
 	ext := node.Content
 	var bufs repo.OpenBuffers
 	for i := 0; i < len(ext); {
@@ -76,7 +79,7 @@ func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) err
 		}
 		err = r.ReadPack(ctx, run[0].Pack, int64(run[0].Offset), runLength(run), func(rd io.Reader) error {
 			pos := int64(run[0].Offset)
-			for _, loc := range run {
+			for k, loc := range run {
 				if skip := int64(loc.Offset) - pos; skip > 0 {
 					if _, err := io.CopyN(io.Discard, rd, skip); err != nil {
 						return err
@@ -89,6 +92,9 @@ func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) err
 				plain, err := r.OpenBlobAt(loc, &bufs)
 				if err != nil {
 					return err
+				}
+				if want := ext[i+k].Length; uint64(len(plain)) != want {
+					return fmt.Errorf("%w: blob %s holds %d bytes where the file's extent says %d", repo.ErrMalformed, loc.ID.Short(), len(plain), want)
 				}
 				if _, err := w.Write(plain); err != nil {
 					return err
