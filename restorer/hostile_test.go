@@ -286,9 +286,14 @@ func TestHostileNesting10000Deep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Paths beyond the kernel's limit are refused one by one, each named.
-	if res.Errors == 0 || !strings.Contains(warnings[0], "file name too long") || !strings.HasPrefix(warnings[0], target+"/d/d/") {
+	// With openat2, paths beyond the kernel's limit are refused one by
+	// one, each named; the walk of single names that stands in for it on
+	// older kernels has no such limit and restores everything.
+	if res.Errors > 0 && (!strings.Contains(warnings[0], "file name too long") || !strings.HasPrefix(warnings[0], target+"/d/d/")) {
 		t.Errorf("errors %d, first warning %.200q", res.Errors, warnings)
+	}
+	if res.Errors == 0 && res.Files != 1 {
+		t.Errorf("no errors, but %d files restored", res.Files)
 	}
 	outsideUntouched(t, base, "t")
 
