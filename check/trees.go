@@ -143,11 +143,16 @@ func (c *checker) checkTree(ctx context.Context, id repo.ID) ([]repo.ID, int64, 
 	}
 	var subs []repo.ID
 	var refs int64
+	badNode := false
 	for i := range tree.Nodes {
 		n := &tree.Nodes[i]
 		if n.Type == repo.NodeDir {
 			subs = append(subs, n.Subtree)
 			continue
+		}
+		if err := repo.CheckContent(n); err != nil && !badNode {
+			badNode = true // one problem per tree, naming its first bad file
+			c.treeFailed(id, err)
 		}
 		for _, e := range n.Content {
 			if e.Hole {

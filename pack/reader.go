@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cairnbackup/cairn/crypto"
 )
@@ -18,7 +19,7 @@ const TailReadSize = 32 * 1024
 const maxHeaderLen = 1 + (MaxSize/crypto.Overhead)*EntrySize
 
 // ReadHeader reads, opens and checks the header of a pack of the given size
-// with at most two reads from r.
+// with at most two reads from r (more only for a header above 1 MiB).
 func ReadHeader(r io.ReaderAt, size int64, k *crypto.Key) ([]Entry, error) {
 	if size < 4+crypto.Overhead+1 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooShort, size)
@@ -39,12 +40,32 @@ func ReadHeader(r io.ReaderAt, size int64, k *crypto.Key) ([]Entry, error) {
 	if hlen <= int64(len(sealed)) {
 		sealed = sealed[int64(len(sealed))-hlen:]
 	} else {
-		sealed = make([]byte, hlen)
-		if err := readFull(r, sealed, size-4-hlen); err != nil {
+		var err error
+		if sealed, err = readGrowing(r, size-4-hlen, hlen); err != nil {
 			return nil, fmt.Errorf("pack: read header of %d bytes: %w", hlen, err)
 		}
 	}
 	return OpenHeader(sealed, size-4-hlen, k)
+}
+
+// headerPiece is the most readGrowing asks for at once.
+const headerPiece = 1 << 20
+
+// readGrowing reads n bytes at off in pieces of at most headerPiece, so
+// that memory follows the bytes that actually arrive and never a length
+// that a damaged or hostile pack (or a listing that lies about its size)
+// merely claims. A header below headerPiece is still one read.
+func readGrowing(r io.ReaderAt, off, n int64) ([]byte, error) {
+	var b []byte
+	for int64(len(b)) < n {
+		k := int(min(n-int64(len(b)), headerPiece))
+		b = slices.Grow(b, k)
+		if err := readFull(r, b[len(b):len(b)+k], off+int64(len(b))); err != nil {
+			return nil, err
+		}
+		b = b[:len(b)+k]
+	}
+	return b, nil
 }
 
 // readFull reads len(p) bytes at off. io.ReaderAt may report io.EOF along

@@ -3,6 +3,7 @@ package repo
 import (
 	"fmt"
 	"hash"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -110,6 +111,35 @@ func ValidName(name string) error {
 		return fmt.Errorf("entry name %q is not allowed", name)
 	case strings.ContainsAny(name, "/\x00"):
 		return fmt.Errorf("entry name %q holds a slash or NUL", name)
+	}
+	return nil
+}
+
+// CheckContent reports an error for a file node whose content cannot be
+// what it claims: extents whose lengths do not add up to its size (or
+// overflow), or a data extent longer than any blob can be. A tree that
+// decodes may still hold such a node if whoever wrote it was hostile or
+// broken; restore, dump and check refuse the file instead of writing,
+// or streaming, an amount of data that only the claim bounds.
+func CheckContent(n *Node) error {
+	if n.Type != NodeFile {
+		return nil
+	}
+	var sum uint64
+	for i, e := range n.Content {
+		if !e.Hole && (e.Length == 0 || e.Length > MaxBlobSize) {
+			return fmt.Errorf("%w: file %q: extent %d claims %d bytes, a blob holds 1 to %d", ErrMalformed, n.Name, i, e.Length, MaxBlobSize)
+		}
+		if sum+e.Length < sum {
+			return fmt.Errorf("%w: file %q: extent lengths overflow", ErrMalformed, n.Name)
+		}
+		sum += e.Length
+	}
+	if sum != n.Size {
+		return fmt.Errorf("%w: file %q: size %d but its extents hold %d bytes", ErrMalformed, n.Name, n.Size, sum)
+	}
+	if n.Size > math.MaxInt64 {
+		return fmt.Errorf("%w: file %q: size %d too large", ErrMalformed, n.Name, n.Size)
 	}
 	return nil
 }

@@ -75,6 +75,7 @@ const (
 type contentPiece struct {
 	hole uint64
 	run  []repo.BlobLocation
+	ext  []repo.Extent // the file's extents the run's blobs fill
 	data []byte
 	err  error
 	done chan struct{}
@@ -83,6 +84,9 @@ type contentPiece struct {
 // writeContent streams a file's extents in order, reading runs of blobs
 // ahead in parallel.
 func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) error {
+	if err := repo.CheckContent(node); err != nil {
+		return err
+	}
 	pieces, err := planContent(r, node.Content)
 	if err != nil {
 		return fmt.Errorf("dump %s: %w", node.Name, err)
@@ -92,7 +96,7 @@ func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) err
 		// small files of a folder's tar stream.
 		p := &pieces[0]
 		var bufs repo.OpenBuffers
-		if p.data, err = readRun(ctx, r, p.run, &bufs, nil); err != nil {
+		if p.data, err = readRun(ctx, r, p.run, p.ext, &bufs, nil); err != nil {
 			return fmt.Errorf("dump %s: %w", node.Name, err)
 		}
 		_, err = w.Write(p.data)
@@ -124,7 +128,7 @@ func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) err
 			go func() {
 				defer fetchers.Done()
 				var bufs repo.OpenBuffers
-				p.data, p.err = readRun(ctx, r, p.run, &bufs, nil)
+				p.data, p.err = readRun(ctx, r, p.run, p.ext, &bufs, nil)
 				close(p.done)
 			}()
 		}
@@ -161,7 +165,7 @@ func planContent(r Repo, ext []repo.Extent) ([]contentPiece, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, contentPiece{run: run})
+		out = append(out, contentPiece{run: run, ext: ext[i : i+len(run)]})
 		i += len(run)
 	}
 	return out, nil
@@ -170,13 +174,15 @@ func planContent(r Repo, ext []repo.Extent) ([]contentPiece, error) {
 // readRun reads one run of blobs in a single request and returns their
 // plaintexts, concatenated in order, appended to dst. When a copy of the
 // repository serves a damaged blob the callback fails, and a
-// multi-location backend reads the run again from another copy.
-func readRun(ctx context.Context, r Repo, run []repo.BlobLocation, bufs *repo.OpenBuffers, dst []byte) ([]byte, error) {
+// multi-location backend reads the run again from another copy. A blob
+// whose length differs from its extent's is an error: the file would
+// come out shifted.
+func readRun(ctx context.Context, r Repo, run []repo.BlobLocation, ext []repo.Extent, bufs *repo.OpenBuffers, dst []byte) ([]byte, error) {
 	var out []byte
 	err := r.ReadPack(ctx, run[0].Pack, int64(run[0].Offset), runLength(run), func(rd io.Reader) error {
 		out = dst
 		pos := int64(run[0].Offset)
-		for _, loc := range run {
+		for k, loc := range run {
 			if skip := int64(loc.Offset) - pos; skip > 0 {
 				if _, err := io.CopyN(io.Discard, rd, skip); err != nil {
 					return err
@@ -189,6 +195,9 @@ func readRun(ctx context.Context, r Repo, run []repo.BlobLocation, bufs *repo.Op
 			plain, err := r.OpenBlobAt(loc, bufs)
 			if err != nil {
 				return err
+			}
+			if want := ext[k].Length; uint64(len(plain)) != want {
+				return fmt.Errorf("%w: blob %s holds %d bytes where the file's extent says %d", repo.ErrMalformed, loc.ID.Short(), len(plain), want)
 			}
 			out = append(out, plain...)
 		}

@@ -52,6 +52,10 @@ type blobUse struct {
 // planFile creates a file (or decides to keep or link it) and records
 // where its blobs go.
 func (rs *restorer) planFile(ctx context.Context, n *repo.Node, rel string) error {
+	if err := repo.CheckContent(n); err != nil {
+		rs.warn(rel, err)
+		return nil
+	}
 	fs := &fileState{rel: rel, node: n}
 	if n.Links > 1 {
 		key := [2]uint64{n.Device, n.Inode}
@@ -253,10 +257,17 @@ func (rs *restorer) keptByPolicy(rel string) (bool, error) {
 	return true, nil
 }
 
+// ErrDeviceSkipped is reported for a device node left out of a restore
+// that was not asked to create device nodes (Options.Devices).
+var ErrDeviceSkipped = errors.New("device node not created (restore device nodes with --devices, as root)")
+
 // special creates a symlink, fifo, device node or socket placeholder.
 func (rs *restorer) special(n *repo.Node, rel string) error {
 	if n.Type == repo.NodeSocket {
 		return nil // a socket cannot be restored; its metadata is in the snapshot
+	}
+	if (n.Type == repo.NodeCharDev || n.Type == repo.NodeBlockDev) && !rs.opts.Devices {
+		return fmt.Errorf("%w: %s %d:%d", ErrDeviceSkipped, n.Type, unix.Major(n.Rdev), unix.Minor(n.Rdev))
 	}
 	if keep, err := rs.keptByPolicy(rel); err != nil || keep {
 		return err

@@ -140,6 +140,13 @@ func cmpOr(a, b error) error {
 // write puts one blob's plaintext at each place it goes.
 func (rs *restorer) write(uses []blobUse, plain []byte) {
 	for _, u := range uses {
+		if int64(len(plain)) != u.length {
+			err := fmt.Errorf("%w: a blob of %d bytes where the file's extent says %d", repo.ErrMalformed, len(plain), u.length)
+			u.file.failed.Store(true)
+			rs.lose(u.file, u.offset, u.length, err)
+			rs.warn(u.file.rel, err)
+			continue
+		}
 		if u.file.failed.Load() {
 			rs.lose(u.file, u.offset, u.length, nil)
 			continue

@@ -55,7 +55,12 @@ type Options struct {
 	Overwrite Overwrite      // default OverwriteAlways
 	Verify    bool           // re-read every restored file and check its content hash
 	Owner     bool           // restore ownership (needs root)
-	Workers   int            // packs read at once; 0 means max(4, GOMAXPROCS, what the storage serves well)
+	// Devices creates character and block device nodes (needs root).
+	// Without it they are skipped with a warning: a device node that a
+	// repository asks for, with the mode it asks for, can open a disk or
+	// memory to whoever may enter the target.
+	Devices bool
+	Workers int // packs read at once; 0 means max(4, GOMAXPROCS, what the storage serves well)
 	// Select, if set, is asked about every entry that is not a folder and
 	// that Filter selects (with its absolute path in the snapshot); entries
 	// it refuses are left out. Restore drills use it to sample files.

@@ -149,10 +149,15 @@ func CheckLoad(ctx context.Context, h backend.Handle, length int, offset int64) 
 }
 
 // CheckLength fails with ErrShortRead when a ranged answer of n bytes does
-// not hold the length bytes asked for (length 0: to the end, any n).
+// not hold the length bytes asked for (length 0: to the end, any n), and
+// with ErrCorrupt when it announces more than was asked for.
 func CheckLength(h backend.Handle, length int, offset, n int64) error {
-	if length > 0 && n != int64(length) {
+	if length > 0 && n < int64(length) {
 		return fmt.Errorf("load %s: %w: want %d bytes at %d, got %d", h, backend.ErrShortRead, length, offset, n)
+	}
+	if length > 0 && n > int64(length) {
+		// More than asked for: the server ignored or mangled the range.
+		return fmt.Errorf("load %s: %w: asked for %d bytes at %d, the server announced %d", h, backend.ErrCorrupt, length, offset, n)
 	}
 	return nil
 }

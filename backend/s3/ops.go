@@ -138,7 +138,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 	if err := (backend.Handle{Type: t, Name: "x"}).Valid(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(withListGuard(ctx))
 	defer cancel()
 	dir := b.prefix + string(t) + "/"
 	fetchOwner := false
@@ -147,6 +147,9 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		if obj.Err != nil {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if errors.Is(obj.Err, errListLoop) {
+				return fmt.Errorf("list %s: %w: %v", t, backend.ErrCorrupt, errListLoop)
 			}
 			return fmt.Errorf("list %s: %w", t, b.withHint(mapErr(obj.Err)))
 		}

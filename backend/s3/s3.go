@@ -145,7 +145,7 @@ func newBackend(cfg Config) (*Backend, error) {
 	b.client, err = minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        creds,
 		Secure:       cfg.UseTLS,
-		Transport:    &objectstore.Transport{Next: tr, Counts: &b.requests, IsList: isList},
+		Transport:    &objectstore.Transport{Next: &listGuard{next: tr}, Counts: &b.requests, IsList: isList},
 		Region:       cfg.Region,
 		BucketLookup: lookup,
 		MaxRetries:   1, // no retries here: backend/retry owns the policy

@@ -17,6 +17,7 @@ type restoreOptions struct {
 	includes, excludes []string
 	overwrite          string
 	verify             bool
+	devices            bool
 	filter             snapshotFilter // selects what "latest" is
 }
 
@@ -43,6 +44,7 @@ byte ranges lost; every other file is restored, and cairn exits 1.`,
 			&cli.StringFlag{Name: "overwrite", Value: string(restorer.OverwriteAlways), Destination: &o.overwrite,
 				Usage: "existing files: always, if-changed (only when size or content differ) or never"},
 			&cli.BoolFlag{Name: "verify", Destination: &o.verify, Usage: "re-read every restored file and check it against the snapshot"},
+			&cli.BoolFlag{Name: "devices", Destination: &o.devices, Usage: "create device nodes (as root); without it they are skipped with an error"},
 		}, o.filter.flags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -78,7 +80,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 	prog := &restorer.Progress{}
 	opts := restorer.Options{
 		Target: o.target, Filter: filter, Overwrite: overwrite, Verify: o.verify,
-		Owner: os.Geteuid() == 0, Progress: prog,
+		Owner: os.Geteuid() == 0, Devices: o.devices, Progress: prog,
 		Warn: func(path string, err error) {
 			fmt.Fprintf(g.stderr, "cairn: error: %s: %v\n", path, unwrapPathError(err))
 		},
