@@ -28,7 +28,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/repo"
 )
 
@@ -93,7 +92,7 @@ func New(src Source, dst Dest, opts Options) *Copier {
 	if opts.Parallel <= 0 {
 		opts.Parallel = DefaultParallel
 		for _, side := range []any{src, dst} {
-			if p, ok := side.(backend.Parallel); ok {
+			if p, ok := side.(interface{ Parallelism() int }); ok {
 				opts.Parallel = max(opts.Parallel, p.Parallelism())
 			}
 		}

@@ -16,7 +16,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/pattern"
 	"github.com/cairnbackup/cairn/repo"
 )
@@ -66,7 +65,8 @@ type Options struct {
 	// it refuses are left out. Restore drills use it to sample files.
 	Select func(path string, n *repo.Node) bool
 	// Warn is told about each entry that could not be restored; the
-	// restore goes on and counts it in Result.Errors.
+	// restore goes on and counts it in Result.Errors. Calls come from
+	// several workers but never two at once.
 	Warn     func(path string, err error)
 	Progress *Progress
 }
@@ -106,13 +106,14 @@ type restorer struct {
 	// targetTimes are the target's access and modification times before a
 	// full restore, given back to it at the end.
 	targetTimes []unix.Timespec
-	bufs        sync.Pool // of *repo.OpenBuffers, one per pack reader
+	bufs        sync.Pool  // of *repo.OpenBuffers, one per pack reader
+	warnMu      sync.Mutex // one Warn call at a time
 }
 
 // parallelism is how many requests at once r's storage serves well (0 when
 // it does not say): a distant store needs more reads in flight than cores.
 func parallelism(r Repo) int {
-	if p, ok := r.(backend.Parallel); ok {
+	if p, ok := r.(interface{ Parallelism() int }); ok {
 		return p.Parallelism()
 	}
 	return 0
@@ -163,6 +164,8 @@ func (rs *restorer) result() Result {
 func (rs *restorer) warn(rel string, err error) {
 	rs.errs.Add(1)
 	if rs.opts.Warn != nil {
+		rs.warnMu.Lock()
+		defer rs.warnMu.Unlock()
 		rs.opts.Warn(rs.display(rel), err)
 	}
 }
