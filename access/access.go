@@ -182,7 +182,8 @@ func (o *Opener) Open(ctx context.Context, opts OpenOptions) (*repo.Repository, 
 // header is read before the credentials are asked for, so that a
 // repository of a newer format is refused before any password prompt.
 func (o *Opener) OpenOn(ctx context.Context, be backend.Backend, creds func() (repo.Credentials, error), opts OpenOptions) (*repo.Repository, error) {
-	if _, err := repo.ReadHeader(ctx, be); err != nil {
+	sc, err := repo.ReadConfig(ctx, be)
+	if err != nil {
 		be.Close()
 		return nil, atLocation(be.Location(), err)
 	}
@@ -191,7 +192,7 @@ func (o *Opener) OpenOn(ctx context.Context, be backend.Backend, creds func() (r
 		be.Close()
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be, c, o.RepoOptions(opts.TolerantIndex))
+	r, err := repo.OpenConfig(ctx, be, sc, c, o.RepoOptions(opts.TolerantIndex))
 	if err != nil {
 		be.Close()
 		return nil, atLocation(be.Location(), err)

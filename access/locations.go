@@ -90,7 +90,8 @@ func (o *Opener) OpenLocationRepo(ctx context.Context, lb LocationBackend, creds
 		return nil, err
 	}
 	be := keepOpen{lb.Backend}
-	if _, err := repo.ReadHeader(ctx, be); err != nil {
+	sc, err := repo.ReadConfig(ctx, be)
+	if err != nil {
 		return nil, err
 	}
 	c, err := creds()
@@ -101,7 +102,7 @@ func (o *Opener) OpenLocationRepo(ctx context.Context, lb LocationBackend, creds
 	if !o.isFirstLocation(lb.Addr) {
 		ropts.CacheDir = dir
 	}
-	return repo.Open(ctx, be, c, ropts)
+	return repo.OpenConfig(ctx, be, sc, c, ropts)
 }
 
 // isFirstLocation reports whether addr is the first enabled location (or

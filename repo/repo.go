@@ -153,35 +153,54 @@ func (r *Repository) Compression() string {
 // KeyID returns the name of the key file that opened the repository.
 func (r *Repository) KeyID() ID { return r.keyID }
 
-// ReadHeader reads the part of the config that needs no key: the format
-// version and the repository id. A missing config is ErrNoRepository.
-func ReadHeader(ctx context.Context, be backend.Backend) (ConfigHeader, error) {
-	b, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
-	if errors.Is(err, backend.ErrNotFound) {
-		return ConfigHeader{}, noConfig(ctx, be)
-	}
-	if err != nil {
-		return ConfigHeader{}, fmt.Errorf("read config at %s: %w", be.Location(), err)
-	}
-	h, err := parseConfigHeader(b)
-	if err != nil {
-		return h, fmt.Errorf("%s: %w", be.Location(), err)
-	}
-	return h, nil
+// StoredConfig is a repository's config as read from storage: its public
+// header, and the sealed rest that Open decrypts.
+type StoredConfig struct {
+	Header ConfigHeader
+	raw    []byte
 }
 
-// Open opens the repository in be with creds.
-func Open(ctx context.Context, be backend.Backend, creds Credentials, opts Options) (*Repository, error) {
-	raw, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+// ReadConfig reads the config and its header, the part that needs no key:
+// the format version and the repository id. A missing config is
+// ErrNoRepository.
+func ReadConfig(ctx context.Context, be backend.Backend) (*StoredConfig, error) {
+	b, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
 	if errors.Is(err, backend.ErrNotFound) {
 		return nil, noConfig(ctx, be)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read config at %s: %w", be.Location(), err)
 	}
-	if _, err := parseConfigHeader(raw); err != nil {
+	h, err := parseConfigHeader(b)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", be.Location(), err)
 	}
+	return &StoredConfig{Header: h, raw: b}, nil
+}
+
+// ReadHeader reads the part of the config that needs no key: the format
+// version and the repository id. A missing config is ErrNoRepository.
+func ReadHeader(ctx context.Context, be backend.Backend) (ConfigHeader, error) {
+	sc, err := ReadConfig(ctx, be)
+	if err != nil {
+		return ConfigHeader{}, err
+	}
+	return sc.Header, nil
+}
+
+// Open opens the repository in be with creds.
+func Open(ctx context.Context, be backend.Backend, creds Credentials, opts Options) (*Repository, error) {
+	sc, err := ReadConfig(ctx, be)
+	if err != nil {
+		return nil, err
+	}
+	return OpenConfig(ctx, be, sc, creds, opts)
+}
+
+// OpenConfig opens the repository in be whose config ReadConfig read as
+// sc, without reading it again (a round trip less on a distant store).
+func OpenConfig(ctx context.Context, be backend.Backend, sc *StoredConfig, creds Credentials, opts Options) (*Repository, error) {
+	raw := sc.raw
 	r := &Repository{be: be, opts: opts, pending: make(map[blobKey]struct{})}
 	if err := r.unlockKey(ctx, creds); err != nil {
 		return nil, err

@@ -225,16 +225,20 @@ func (r *Repository) SaveTree(ctx context.Context, t *Tree) (ID, error) {
 }
 
 // LoadTree reads and decodes a tree blob (from the local cache when it was
-// read before: a tree's id is the hash of its bytes).
+// read before: a tree's id is the hash of its bytes). A tree read from
+// storage brings its neighbours in the pack into the cache (treeWindow).
 func (r *Repository) LoadTree(ctx context.Context, id ID) (*Tree, error) {
 	if b := r.treeCache.get(id); b != nil {
 		if t, err := DecodeTree(b); err == nil {
 			return t, nil
 		}
 	}
-	t, b, err := r.loadTreeBlob(ctx, id)
-	if err != nil {
-		return nil, err
+	t, b, ok := r.loadTreeWindow(ctx, id)
+	if !ok {
+		var err error
+		if t, b, err = r.loadTreeBlob(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	r.treeCache.put(id, b)
 	return t, nil
