@@ -38,18 +38,34 @@ func treeChain(t *testing.T, r *repo.Repository, depth int) []repo.ID {
 	return ids
 }
 
+var chainPassword = repo.Credentials{Password: []byte("pw")}
+
+// storedChain makes a repository in memory holding a treeChain of depth
+// levels, and returns its backend, the trees' ids and their locations.
+func storedChain(t *testing.T, depth int) (*mem.Backend, []repo.ID, []repo.BlobLocation) {
+	t.Helper()
+	be := mem.New()
+	r, err := repo.Init(context.Background(), be, chainPassword, repo.InitOptions{KDF: kdftest.Cheap}, repo.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ids := treeChain(t, r, depth)
+	locs := make([]repo.BlobLocation, len(ids))
+	for i, id := range ids {
+		if locs[i], err = r.LookupBlob(repo.TreeBlob, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return be, ids, locs
+}
+
 // A walk from the root down a path, with an empty cache, reads the tree
 // pack once: the first tree read brings its neighbours along.
 func TestTreeWalkReadsPackOnce(t *testing.T) {
 	ctx := context.Background()
-	pw := repo.Credentials{Password: []byte("pw")}
-	be := mem.New()
-	r, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: kdftest.Cheap}, repo.Options{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := treeChain(t, r, 8)
-	r.Close()
+	pw := chainPassword
+	be, ids, _ := storedChain(t, 8)
 
 	cb := counted.New(be)
 	r2, err := repo.Open(ctx, cb, pw, repo.Options{CacheDir: t.TempDir()})
@@ -76,18 +92,9 @@ func TestTreeWalkReadsPackOnce(t *testing.T) {
 // around it load, and it fails on its own, by id, when it is asked for.
 func TestTreeWindowSkipsDamagedNeighbour(t *testing.T) {
 	ctx := context.Background()
-	pw := repo.Credentials{Password: []byte("pw")}
-	be := mem.New()
-	r, err := repo.Init(ctx, be, pw, repo.InitOptions{KDF: kdftest.Cheap}, repo.Options{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := treeChain(t, r, 5)
-	loc, err := r.LookupBlob(repo.TreeBlob, ids[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
+	pw := chainPassword
+	be, ids, locs := storedChain(t, 5)
+	loc := locs[2]
 	be.Corrupt(backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, func(b []byte) []byte {
 		b[loc.Offset+loc.Length/2] ^= 0x40
 		return b
