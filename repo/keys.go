@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairnbackup/cairn/backend"
@@ -53,10 +54,24 @@ func (r *Repository) loadKeys(ctx context.Context) ([]*KeyFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Key files are read several at once: on a distant store each read is
+	// a round trip, and a repository often has a few (a password, a key file).
+	raws := make([][]byte, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			raws[i], errs[i] = r.loadRaw(ctx, backend.KeyFile, id)
+		})
+	}
+	wg.Wait()
 	var keys []*KeyFile
 	var bad []string
-	for _, id := range ids {
-		b, err := r.loadRaw(ctx, backend.KeyFile, id)
+	for i, id := range ids {
+		b, err := raws[i], errs[i]
 		if err != nil {
 			bad = append(bad, err.Error())
 			continue

@@ -792,3 +792,58 @@ func TestLatestCandidatesFollowThePath(t *testing.T) {
 		t.Errorf("no snapshots: %v", err)
 	}
 }
+
+// keyReadGate counts key file reads in flight and holds each until as many
+// as want are in flight together (or a moment passes).
+type keyReadGate struct {
+	backend.Backend
+	want         int
+	mu           sync.Mutex
+	now, highest int
+}
+
+func (g *keyReadGate) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if h.Type == backend.KeyFile {
+		g.mu.Lock()
+		g.now++
+		g.highest = max(g.highest, g.now)
+		g.mu.Unlock()
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			g.mu.Lock()
+			enough := g.highest >= g.want
+			g.mu.Unlock()
+			if enough {
+				break
+			}
+		}
+		defer func() {
+			g.mu.Lock()
+			g.now--
+			g.mu.Unlock()
+		}()
+	}
+	return g.Backend.Load(ctx, h, length, offset, fn)
+}
+
+func (g *keyReadGate) Close() error { return nil }
+
+// Opening reads the key files together, not one round trip after another.
+func TestKeyFilesReadTogether(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	for _, p := range []string{"second", "third"} {
+		if _, err := r.AddKey(ctx, repo.Credentials{Password: []byte(p)}, kdftest.Cheap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate := &keyReadGate{Backend: be, want: 3}
+	r2, err := repo.Open(ctx, gate, repo.Credentials{Password: []byte("third")}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Close()
+	if got := gate.highest; got != 3 {
+		t.Errorf("at most %d of 3 key files were read at once", got)
+	}
+}
