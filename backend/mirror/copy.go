@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -32,28 +33,49 @@ func CopyObject(ctx context.Context, src, dst backend.Backend, h backend.Handle,
 }
 
 func copyObject(ctx context.Context, src, dst backend.Backend, h backend.Handle, size int64) error {
-	if h.Type == backend.ConfigFile {
-		b, err := backend.LoadAll(ctx, src, h)
-		if err != nil {
-			return fmt.Errorf("read from %s: %w", src.Location(), err)
+	once := func() error { return copyConfig(ctx, src, dst, h, size) }
+	if h.Type != backend.ConfigFile {
+		var want [32]byte
+		if n, err := hex.Decode(want[:], []byte(h.Name)); err != nil || n != len(want) {
+			return fmt.Errorf("%w: %s is not named by a hash", backend.ErrInvalidHandle, h)
 		}
-		if err := dst.Save(ctx, h, backend.NewByteReader(b)); err != nil {
-			return fmt.Errorf("write to %s: %w", dst.Location(), err)
-		}
-		return nil
-	}
-	var want [32]byte
-	if n, err := hex.Decode(want[:], []byte(h.Name)); err != nil || n != len(want) {
-		return fmt.Errorf("%w: %s is not named by a hash", backend.ErrInvalidHandle, h)
+		once = func() error { return streamOnce(ctx, src, dst, h, size, want) }
 	}
 	var err error
 	for range attempts {
-		err = streamOnce(ctx, src, dst, h, size, want)
+		err = once()
 		if err == nil || ctx.Err() != nil || !(backend.IsTransient(err) || errors.Is(err, errNoRewind)) {
 			return err
 		}
 	}
 	return err
+}
+
+// copyConfig copies the config, which no hash names, whole. Without the
+// key, its length and a second read are all that can check it: bytes that
+// stop short of the listed size, or two reads that differ, are a transient
+// failure, never a config saved at dst.
+func copyConfig(ctx context.Context, src, dst backend.Backend, h backend.Handle, size int64) error {
+	b, err := backend.LoadAll(ctx, src, h)
+	if err != nil {
+		return fmt.Errorf("read from %s: %w", src.Location(), err)
+	}
+	if int64(len(b)) != size {
+		return fmt.Errorf("read from %s: %w: %w: %s: %d bytes arrived, the listing says %d",
+			src.Location(), backend.ErrTransient, backend.ErrShortRead, h, len(b), size)
+	}
+	again, err := backend.LoadAll(ctx, src, h)
+	if err != nil {
+		return fmt.Errorf("read from %s: %w", src.Location(), err)
+	}
+	if !bytes.Equal(b, again) {
+		return fmt.Errorf("read from %s: %w: %w: two reads of %s differ",
+			src.Location(), backend.ErrTransient, backend.ErrCorrupt, h)
+	}
+	if err := dst.Save(ctx, h, backend.NewByteReader(b)); err != nil {
+		return fmt.Errorf("write to %s: %w", dst.Location(), err)
+	}
+	return nil
 }
 
 // streamOnce pipes one read of h at src into one Save at dst.

@@ -17,6 +17,7 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -121,7 +122,7 @@ func Sync(ctx context.Context, src, dst backend.Backend, opts Options) (Result, 
 		if err := s.finish(); err != nil {
 			return s.res, err
 		}
-		if t == backend.PackFile || t == backend.IndexFile {
+		if t == backend.PackFile || t == backend.IndexFile || t == backend.KeyFile {
 			if err := s.secondLook(ctx, t, plans[t]); err != nil {
 				return s.res, err
 			}
@@ -158,13 +159,15 @@ func (s *syncer) plan(ctx context.Context, t backend.FileType) (*plan, error) {
 		return nil, fmt.Errorf("list %s at %s: %w", t, s.dst.Location(), err)
 	}
 	p := &plan{}
+	var srcSize int64 // of the config, the one object of its type
 	err = s.src.List(ctx, t, func(fi backend.FileInfo) error {
+		srcSize = fi.Size
 		size, ok := have[fi.Name]
 		delete(have, fi.Name)
 		switch {
 		case !ok:
 			p.copy = append(p.copy, fi)
-		case t == backend.ConfigFile || size == fi.Size:
+		case size == fi.Size:
 			s.res.Present++
 			p.present = append(p.present, fi.Name)
 		default:
@@ -181,14 +184,37 @@ func (s *syncer) plan(ctx context.Context, t backend.FileType) (*plan, error) {
 		p.extra = append(p.extra, backend.FileInfo{Name: name, Size: size})
 	}
 	slices.SortFunc(p.extra, func(a, b backend.FileInfo) int { return cmpString(a.Name, b.Name) })
+	if t == backend.ConfigFile && len(p.present) == 1 && !s.sameConfig(ctx) {
+		s.logf("the config at %s differs from the source's: copying it again", s.dst.Location())
+		s.res.Present--
+		s.res.Replaced++
+		p.present = nil
+		p.copy = append(p.copy, backend.FileInfo{Size: srcSize})
+	}
 	return p, nil
+}
+
+// sameConfig reports whether dst's config holds the source's bytes. Other
+// objects are named by their hash, so equal sizes mean equal objects; the
+// config is not, and a copy damaged on its way would otherwise stay. A
+// config that cannot be read on either side counts as the same: the
+// next run looks again.
+func (s *syncer) sameConfig(ctx context.Context) bool {
+	h := backend.Handle{Type: backend.ConfigFile}
+	a, err := backend.LoadAll(ctx, s.src, h)
+	if err != nil {
+		return true
+	}
+	b, err := backend.LoadAll(ctx, s.dst, h)
+	return err != nil || bytes.Equal(a, b)
 }
 
 // secondLook lists the source's objects of type t again and copies any
 // that the first listing left out. A store whose listings can miss objects
 // (an eventually consistent one, or a faulty one) would otherwise let the
 // snapshots reach the destination without a pack or index segment they
-// need; two listings that miss the same object are far less likely.
+// need, or the config arrive without a key that opens it; two listings
+// that miss the same object are far less likely.
 func (s *syncer) secondLook(ctx context.Context, t backend.FileType, p *plan) error {
 	seen := make(map[string]bool, len(p.copy)+len(p.present))
 	for _, fi := range p.copy {

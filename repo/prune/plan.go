@@ -169,19 +169,41 @@ func PlanPrune(ctx context.Context, r Repo, opts Options) (*Plan, error) {
 }
 
 // loadSnapshots reads every snapshot; one that cannot be read stops the
-// prune, since what it uses is unknown.
+// prune, since what it uses is unknown. The snapshots are listed twice and
+// the two listings joined: a snapshot that a listing left out (a store
+// whose listings can miss objects, or a location that lags) would have its
+// data pruned from under it, and two listings that miss the same object
+// are far less likely. Both listings come before the index is read, so
+// every snapshot found has its blobs in that index.
 func loadSnapshots(ctx context.Context, r Repo) ([]*repo.Snapshot, error) {
 	var bad []string
-	snaps, err := r.Snapshots(ctx, func(id repo.ID, err error) error {
+	onError := func(id repo.ID, err error) error {
 		if errors.Is(err, backend.ErrNotFound) {
 			return nil // forgotten since it was listed
 		}
 		bad = append(bad, fmt.Sprintf("%s (%v)", id.Short(), err))
 		return nil
-	})
+	}
+	snaps, err := r.Snapshots(ctx, onError)
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots: %w", err)
 	}
+	again, err := r.Snapshots(ctx, onError)
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	seen := make(map[repo.ID]bool, len(snaps))
+	for _, s := range snaps {
+		seen[s.ID()] = true
+	}
+	for _, s := range again {
+		if !seen[s.ID()] {
+			seen[s.ID()] = true
+			snaps = append(snaps, s)
+		}
+	}
+	slices.Sort(bad)
+	bad = slices.Compact(bad)
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("%w: %d snapshot(s) cannot be read: %s; prune changed nothing: run `cairn check`, and remove a snapshot damaged beyond repair with `cairn forget ID`",
 			ErrUnusable, len(bad), strings.Join(bad, ", "))

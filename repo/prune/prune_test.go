@@ -534,3 +534,45 @@ func TestHistoryTrimmed(t *testing.T) {
 		t.Errorf("%d records left (first %v), %v", len(recs), recs[0].Start, err)
 	}
 }
+
+// A snapshot listing that leaves a snapshot out (a store whose listings can
+// miss objects) does not get that snapshot's data pruned: the snapshots are
+// listed twice.
+func TestSnapshotMissedByOneListingKeepsItsData(t *testing.T) {
+	e := newEnv(t)
+	keep, files := twoSnapshots(t, e)
+	fb := faulty.New(e.be)
+	r := e.open(fb)
+	fb.Inject(faulty.Fault{Op: faulty.OpList, Kind: faulty.MissList, Offset: 0,
+		Match: func(h backend.Handle) bool { return h.Type == backend.SnapshotFile }})
+	run(t, r, func(o *prune.Options) { o.InstantDelete = true })
+	e.check(nil)
+	restore(t, e.open(nil), keep, files)
+}
+
+// An index segment that a listing left out hides blobs that snapshots use:
+// prune refuses (it never deletes a pack whose blobs a snapshot needs), and
+// the snapshots still restore, even with --instant-delete.
+func TestSegmentMissedByOneListingKeepsItsPacks(t *testing.T) {
+	e := newEnv(t)
+	keep, files := twoSnapshots(t, e)
+	for seg := range len(objects(t, e.be, backend.IndexFile)) {
+		fb := faulty.New(e.be)
+		r := e.open(fb)
+		fb.Inject(faulty.Fault{Op: faulty.OpList, Kind: faulty.MissList, Offset: int64(seg),
+			Match: func(h backend.Handle) bool { return h.Type == backend.IndexFile }})
+		lock, err := r.Lock(ctx, repo.PruneLock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := prune.DefaultOptions()
+		opts.InstantDelete = true
+		_, _, err = prune.Run(lock.Context(), r, opts)
+		lock.Release(ctx)
+		if err != nil {
+			t.Logf("segment %d missed: prune refused: %v", seg, err)
+		}
+		e.check(nil)
+		restore(t, e.open(nil), keep, files)
+	}
+}
