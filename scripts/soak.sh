@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The long forms of the reliability suite (docs/reliability.md): the crash
 # harness with at least 50 kills per writing command, the fault suite over
-# 100 seeds, and every fuzz target for 30 s (FUZZTIME to change it). It
+# 100 seeds, three writers for 300 snapshots each (local and on the S3 test
+# server, which it starts), and every fuzz target for 30 s (FUZZTIME). It
 # prints the totals at the end: kills survived, faults injected, snapshots
 # verified, bytes lost. It takes a long while; run it on a quiet machine.
 #
@@ -15,8 +16,10 @@ fuzztime="${FUZZTIME:-30s}"
 log="${SOAK_LOG:-$(mktemp -t cairn-soak.XXXXXX)}"
 echo "soak: full output in $log"
 
+eval "$(scripts/start-s3.sh)"
+
 status=0
-go test -count=1 -timeout 0 -run 'TestCrashEveryCommand' -v ./cmd/cairn >>"$log" 2>&1 || status=1
+go test -count=1 -timeout 0 -run 'TestCrashEveryCommand|TestConcurrentWriters' -v ./cmd/cairn >>"$log" 2>&1 || status=1
 go test -count=1 -timeout 0 -run 'TestFaultSeeds' -v ./internal/faultsuite >>"$log" 2>&1 || status=1
 
 fuzzed=0
@@ -27,12 +30,13 @@ while IFS=: read -r file name; do
   fuzzed=$((fuzzed + 1))
 done < <(grep -rho --include='*_test.go' -H '^func Fuzz[A-Za-z0-9_]*' . | sed 's/func //')
 
-# Totals from the lines the tests log.
-kills=$(grep -o 'crash: [a-z-]*: [0-9]* kills survived' "$log" | awk '{s += $3} END {print s + 0}')
-verified=$(grep -oE '[0-9]+ snapshots verified' "$log" | awk '{s += $1} END {print s + 0}')
-faults=$(grep -oE 'faults: [0-9]+ seeds, [0-9]+ faults injected' "$log" | awk '{s += $4} END {print s + 0}')
-lost=$(grep -oE '[0-9]+ bytes lost' "$log" | awk '{s += $1} END {print s + 0}')
-grep -E 'crash: |faults: ' "$log" | sed 's/^ *[a-z_]*\.go:[0-9]*: /  /' || true
+# Totals from the lines the tests log (none, when a test stopped first).
+sum() { { grep -oE "$1" "$log" || true; } | awk -v f="$2" '{s += $f} END {print s + 0}'; }
+kills=$(sum 'crash: [a-z-]*: [0-9]* kills survived' 3)
+verified=$(sum '[0-9]+ snapshots verified' 1)
+faults=$(sum 'faults: [0-9]+ seeds, [0-9]+ faults injected' 4)
+lost=$(sum '[0-9]+ bytes lost' 1)
+grep -E 'crash: |faults: |writers × ' "$log" | sed 's/^ *[a-z_]*\.go:[0-9]*: /  /' || true
 echo "soak: kills survived $kills, faults injected $faults, snapshots verified $verified, bytes lost $lost; $fuzzed fuzz targets for $fuzztime each"
 if [ "$status" -ne 0 ]; then
   echo "soak: FAILED (see $log)"
