@@ -12,6 +12,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -131,6 +132,17 @@ type Backend interface {
 // staging through returns an error wrapping errors.ErrUnsupported.
 type Stager interface {
 	Stage(ctx context.Context, t FileType) (Staged, error)
+}
+
+// StageIn stages an object of type t in be when be can stage, and fails
+// with errors.ErrUnsupported when it cannot: what a decorator's Stage
+// passes through before it wraps the staged object.
+func StageIn(ctx context.Context, be Backend, t FileType) (Staged, error) {
+	st, ok := be.(Stager)
+	if !ok {
+		return nil, fmt.Errorf("stage %s on %s: %w", t, be.Location(), errors.ErrUnsupported)
+	}
+	return st.Stage(ctx, t)
 }
 
 // Staged is an object being written. Nothing is visible under any name

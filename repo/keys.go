@@ -8,8 +8,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/crypto"
@@ -58,16 +59,15 @@ func (r *Repository) loadKeys(ctx context.Context) ([]*KeyFile, error) {
 	// a round trip, and a repository often has a few (a password, a key file).
 	raws := make([][]byte, len(ids))
 	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
+	var g errgroup.Group // each key's error is its own: one bad key stops no other
+	g.SetLimit(8)
 	for i, id := range ids {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			raws[i], errs[i] = r.loadRaw(ctx, backend.KeyFile, id)
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	var keys []*KeyFile
 	var bad []string
 	for i, id := range ids {

@@ -95,8 +95,7 @@ func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) err
 		// One run: no reading ahead to do, and no goroutines for the many
 		// small files of a folder's tar stream.
 		p := &pieces[0]
-		var bufs repo.OpenBuffers
-		if p.data, err = readRun(ctx, r, p.run, p.ext, &bufs, nil); err != nil {
+		if p.data, err = readRun(ctx, r, p.run, p.ext); err != nil {
 			return fmt.Errorf("dump %s: %w", node.Name, err)
 		}
 		_, err = w.Write(p.data)
@@ -127,8 +126,7 @@ func writeContent(ctx context.Context, r Repo, node *repo.Node, w io.Writer) err
 			fetchers.Add(1)
 			go func() {
 				defer fetchers.Done()
-				var bufs repo.OpenBuffers
-				p.data, p.err = readRun(ctx, r, p.run, p.ext, &bufs, nil)
+				p.data, p.err = readRun(ctx, r, p.run, p.ext)
 				close(p.done)
 			}()
 		}
@@ -172,15 +170,21 @@ func planContent(r Repo, ext []repo.Extent) ([]contentPiece, error) {
 }
 
 // readRun reads one run of blobs in a single request and returns their
-// plaintexts, concatenated in order, appended to dst. When a copy of the
-// repository serves a damaged blob the callback fails, and a
-// multi-location backend reads the run again from another copy. A blob
-// whose length differs from its extent's is an error: the file would
-// come out shifted.
-func readRun(ctx context.Context, r Repo, run []repo.BlobLocation, ext []repo.Extent, bufs *repo.OpenBuffers, dst []byte) ([]byte, error) {
+// plaintexts, concatenated in order. When a copy of the repository serves
+// a damaged blob the callback fails, and a multi-location backend reads
+// the run again from another copy. A blob whose length differs from its
+// extent's is an error: the file would come out shifted.
+func readRun(ctx context.Context, r Repo, run []repo.BlobLocation, ext []repo.Extent) ([]byte, error) {
+	var bufs repo.OpenBuffers
+	size := uint64(0)
+	for _, e := range ext {
+		size += e.Length
+	}
 	var out []byte
 	err := r.ReadPack(ctx, run[0].Pack, int64(run[0].Offset), runLength(run), func(rd io.Reader) error {
-		out = dst
+		// The extents' lengths are checked against every blob below; the
+		// room made ahead is bounded whatever they claim.
+		out = make([]byte, 0, min(size, 2*dumpRunBytes))
 		pos := int64(run[0].Offset)
 		for k, loc := range run {
 			if skip := int64(loc.Offset) - pos; skip > 0 {
@@ -192,7 +196,7 @@ func readRun(ctx context.Context, r Repo, run []repo.BlobLocation, ext []repo.Ex
 				return err
 			}
 			pos = int64(loc.Offset) + int64(loc.Length)
-			plain, err := r.OpenBlobAt(loc, bufs)
+			plain, err := r.OpenBlobAt(loc, &bufs)
 			if err != nil {
 				return err
 			}

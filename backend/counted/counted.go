@@ -15,7 +15,6 @@ package counted
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -216,11 +215,7 @@ func (c *countingSource) Read(p []byte) (int, error) {
 // Stage implements backend.Stager when the wrapped backend does: bytes
 // written count as bytes up, and a commit as one PUT.
 func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged, error) {
-	st, ok := b.Backend.(backend.Stager)
-	if !ok {
-		return nil, fmt.Errorf("stage %s on %s: %w", t, b.Location(), errors.ErrUnsupported)
-	}
-	s, err := st.Stage(ctx, t)
+	s, err := backend.StageIn(ctx, b.Backend, t)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ package limit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -124,11 +123,7 @@ func (s *source) Read(p []byte) (int, error) { return s.lim.Read(p) }
 
 // Stage implements backend.Stager when the wrapped backend does.
 func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged, error) {
-	st, ok := b.Backend.(backend.Stager)
-	if !ok {
-		return nil, fmt.Errorf("stage %s on %s: %w", t, b.Location(), errors.ErrUnsupported)
-	}
-	s, err := st.Stage(ctx, t)
+	s, err := backend.StageIn(ctx, b.Backend, t)
 	if err != nil || b.up == nil || t != backend.PackFile {
 		return s, err
 	}

@@ -7,8 +7,6 @@ package crashpoint
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"sync/atomic"
 
@@ -93,11 +91,7 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 // Stage implements backend.Stager when the wrapped backend does; the
 // commit counts as a call (it is the save).
 func (b *Backend) Stage(ctx context.Context, t backend.FileType) (backend.Staged, error) {
-	st, ok := b.Backend.(backend.Stager)
-	if !ok {
-		return nil, fmt.Errorf("stage %s on %s: %w", t, b.Location(), errors.ErrUnsupported)
-	}
-	s, err := st.Stage(ctx, t)
+	s, err := backend.StageIn(ctx, b.Backend, t)
 	if err != nil {
 		return nil, err
 	}
