@@ -54,6 +54,9 @@ func (r *Repository) loadTreeWindow(ctx context.Context, id ID) (t *Tree, plain 
 		if off+int64(e.Length) > int64(len(buf)) {
 			continue // overlaps the window's end (only a hostile index does that)
 		}
+		if e.ID != id && r.treeCache.get(e.ID) != nil {
+			continue // an earlier window brought it
+		}
 		b, err := r.OpenBlob(e, buf[off:off+int64(e.Length)], nil)
 		if err != nil {
 			continue // a neighbour that does not open is read when needed
