@@ -72,6 +72,7 @@ type Plan struct {
 	partial  error                 // why the view of storage is not whole (nil: it is)
 	copies   map[repo.ID][]uint32  // offsets of the used blobs to copy out of each repacked pack
 	segments []repo.ID             // the index segments the plan was made from
+	compact  int                   // at most how many segments a compacted index of this size has
 	conds    map[repo.ID]time.Time // condemnations of the index, by pack
 	dropped  map[repo.ID]bool      // condemnations of packs neither indexed nor stored
 	deleting map[repo.ID]bool      // packs Execute deletes
@@ -105,10 +106,22 @@ func (p *Plan) RepackBytes() int64 {
 	return n
 }
 
-// Changes reports whether executing the plan changes the repository.
+// Changes reports whether executing the plan changes the repository. An
+// index already as compact as writeIndex makes it is not written again:
+// condemnations have segments of their own, so a repository in a grace
+// period would otherwise have its index rewritten by every prune.
 func (p *Plan) Changes() bool {
-	return len(p.Repack)+len(p.Condemn)+len(p.Revive)+len(p.Delete)+len(p.dropped) > 0 || p.Segments > 1
+	return len(p.Repack)+len(p.Condemn)+len(p.Revive)+len(p.Delete)+len(p.dropped) > 0 || p.Segments > p.compact
 }
+
+// compactSegments bounds the segments writeIndex writes for an index of
+// conds condemnations, packs packs and blobs blobs: each segment of packs
+// but the last closes at segmentPacks packs or segmentBlobs blobs.
+func compactSegments(conds, packs, blobs int) int {
+	return ceilDiv(conds, segmentCondemned) + packs/segmentPacks + blobs/segmentBlobs + 1
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // packState is one indexed pack while the plan is made.
 type packState struct {
@@ -143,10 +156,11 @@ func PlanPrune(ctx context.Context, r Repo, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, blobs, err := r.IndexCounts()
+	npacks, blobs, err := r.IndexCounts()
 	if err != nil {
 		return nil, err
 	}
+	p.compact = compactSegments(len(p.conds), npacks, blobs)
 	marks := r.NewBlobSet(blobs)
 	defer marks.Close()
 	if p.Trees, err = markUsed(ctx, r, snaps, marks, opts.Progress); err != nil {

@@ -61,6 +61,9 @@ func TestGracePeriod(t *testing.T) {
 	if len(plan.Waiting) != 2 || len(plan.Delete) != 0 || len(plan.Repack)+len(plan.Condemn) != 0 {
 		t.Fatalf("prune in the grace period: %s, want 2 waiting", describe(plan))
 	}
+	if plan.Changes() {
+		t.Errorf("a prune in the grace period rewrites the compacted index (%d segments)", plan.Segments)
+	}
 
 	e.clk.Advance(2 * time.Hour)
 	plan, res = run(t, r, nil)
