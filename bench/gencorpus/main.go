@@ -22,6 +22,7 @@ func main() {
 	small := flag.String("small", "", "write many small files into `DIR` (1000 per folder)")
 	smallFiles := flag.Int("small-files", 1_000_000, "how many small files")
 	smallVersion := flag.Int("small-version", 0, "version `N` > 0 rewrites every other file of version 0 and adds as many new ones as it rewrote")
+	smallAll := flag.Bool("small-all", false, "with -small-version, rewrite every file instead, adding none: each version is small-files new blobs")
 	day2 := flag.String("day2", "", "turn the logs in `DIR` into the next day's, as logrotate and a day of traffic do: service.log becomes service.log.0, a new service.log starts, and every other log grows by 5%")
 	flag.Parse()
 	if *day2 != "" {
@@ -30,7 +31,7 @@ func main() {
 		}
 	}
 	if *small != "" {
-		if err := writeSmall(*small, *smallFiles, *smallVersion); err != nil {
+		if err := writeSmall(*small, *smallFiles, *smallVersion, *smallAll); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -264,15 +265,17 @@ func fillRecords(r *rand.Rand, b []byte) {
 // content of its own. Version v > 0 gives every odd-numbered file new
 // content and adds n/2 files (so a snapshot of version 1 after one of
 // version 0 adds n new blobs, and leaves half of the first snapshot's
-// blobs unused once it is forgotten).
-func writeSmall(dir string, n, version int) error {
+// blobs unused once it is forgotten). With all, version v > 0 gives every
+// file new content and adds none: n new blobs a version, for building a
+// repository of many blobs from a tree that fits on the disk.
+func writeSmall(dir string, n, version int, all bool) error {
 	total := n
-	if version > 0 {
+	if version > 0 && !all {
 		total = n + n/2
 	}
 	for i := 0; i < total; i++ {
 		gen := 0
-		if version > 0 && (i%2 == 1 || i >= n) {
+		if version > 0 && (all || i%2 == 1 || i >= n) {
 			gen = version
 		}
 		d := filepath.Join(dir, fmt.Sprintf("d%04d", i/1000))
