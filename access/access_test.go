@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,35 @@ func TestCredentials(t *testing.T) {
 	if c, err = o.credentials(Secret{}, Target{Addr: "/r", KeyFile: key}, false); err != nil || c.KEK == nil {
 		t.Errorf("default key: %v", err)
 	}
+
+	// Password files others can read are warned about too, new ones as well.
+	warned = nil
+	open := writeFile(t, "open-pw", "secret\n", 0o640)
+	if c, err = o.credentials(Secret{PasswordFile: open}, Target{}, false); err != nil || string(c.Password) != "secret" {
+		t.Fatalf("password file others can read: %q, %v", c.Password, err)
+	}
+	if _, err = o.NewCredentials(open, ""); err != nil {
+		t.Fatalf("new password file: %v", err)
+	}
+	if len(warned) != 2 || !strings.Contains(warned[0], "password file "+open) || !strings.Contains(warned[1], "new password file") || strings.Contains(strings.Join(warned, ""), "secret\n") {
+		t.Errorf("password files others can read: warned %q", warned)
+	}
+	// A huge file is a wrong name, not a password; it is refused unquoted.
+	huge := writeFile(t, "huge", strings.Repeat("SECRETVALUE", 10000), 0o600)
+	if _, err := o.credentials(Secret{PasswordFile: huge}, Target{}, false); err == nil || !strings.Contains(err.Error(), "longer than") || strings.Contains(err.Error(), "SECRETVALUE") {
+		t.Errorf("a huge password file: %v", err)
+	}
+	// A pipe, as --password-file <(pass show cairn) gives, is not warned about.
+	warned = nil
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.WriteString("piped\n"); w.Close() }()
+	if c, err = o.credentials(Secret{PasswordFile: fmt.Sprintf("/dev/fd/%d", r.Fd())}, Target{}, false); err != nil || string(c.Password) != "piped" || len(warned) != 0 {
+		t.Errorf("password from a pipe: %q, %v, warned %q", c.Password, err, warned)
+	}
+	r.Close()
 	// No secret, no terminal.
 	if _, err := o.credentials(Secret{}, Target{Addr: "/r"}, false); !errors.Is(err, ErrNoCredentials) {
 		t.Errorf("no secret and no prompt: %v", err)

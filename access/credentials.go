@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -37,9 +38,9 @@ func (o *Opener) credentials(s Secret, t Target, confirm bool) (repo.Credentials
 	case s.KeyFile != "":
 		return o.readKeyFile(s.KeyFile)
 	case s.PasswordFile != "":
-		b, err := os.ReadFile(s.PasswordFile)
+		b, err := o.readSecretFile(s.PasswordFile, "password file")
 		if err != nil {
-			return repo.Credentials{}, fmt.Errorf("read password file: %w", err)
+			return repo.Credentials{}, err
 		}
 		return passwordCreds(trimNewline(b), "password file "+s.PasswordFile)
 	case s.PasswordCommand != "":
@@ -69,19 +70,42 @@ func trimNewline(b []byte) []byte {
 	return bytes.TrimSuffix(b, []byte("\r"))
 }
 
+// readSecretFile reads the password or key file at path, what naming it
+// in messages, and warns when other users may read it too. Errors never
+// show the file's content.
+func (o *Opener) readSecretFile(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		o.warn("%s %s can be read by other users (mode %#o); run chmod 600 %s", what, path, fi.Mode().Perm(), path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", what, path, err)
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("%s %s is longer than %d bytes: is it the right file?", what, path, maxSecretFile)
+	}
+	return b, nil
+}
+
+// maxSecretFile bounds what is read of a password or key file: a
+// password longer than this is a wrong file name, not a password.
+const maxSecretFile = 64 << 10
+
 // readKeyFile reads a key of 64 hex digits. The error never shows the
 // file's content.
 func (o *Opener) readKeyFile(path string) (repo.Credentials, error) {
-	fi, err := os.Stat(path)
+	b, err := o.readSecretFile(path, "key file")
 	if err != nil {
-		return repo.Credentials{}, fmt.Errorf("read key file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		o.warn("key file %s can be read by other users (mode %#o); run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return repo.Credentials{}, fmt.Errorf("read key file: %w", err)
+		return repo.Credentials{}, err
 	}
 	c, err := repo.KeyCredentials(string(b))
 	if err != nil {
@@ -118,9 +142,9 @@ func (o *Opener) NewCredentials(passwordFile, keyFile string) (repo.Credentials,
 	case keyFile != "":
 		return o.readKeyFile(keyFile)
 	case passwordFile != "":
-		b, err := os.ReadFile(passwordFile)
+		b, err := o.readSecretFile(passwordFile, "new password file")
 		if err != nil {
-			return repo.Credentials{}, fmt.Errorf("read new password file: %w", err)
+			return repo.Credentials{}, err
 		}
 		return passwordCreds(trimNewline(b), "new password file")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -51,7 +52,26 @@ func scriptParams(dir string) testscript.Params {
 			env.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
 			env.Setenv("XDG_CACHE_HOME", filepath.Join(home, "cache"))
-			return nil
+			return privatePasswordFiles(env.WorkDir)
 		},
 	}
+}
+
+// privatePasswordFiles gives the password files of a script's archive
+// (pw, pw2, wrongpw, wrong...) mode 0600, as an operator's are: the
+// archive writes them 0644, and cairn warns about a password file others
+// can read. A script that wants the warning makes its file readable again.
+func privatePasswordFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if n := e.Name(); e.Type().IsRegular() && (strings.Contains(n, "pw") || strings.HasPrefix(n, "wrong")) {
+			if err := os.Chmod(filepath.Join(dir, n), 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
