@@ -9,9 +9,12 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/cairnbackup/cairn/internal/memlimit"
 )
 
-// softMemoryLimit is the Go runtime's default soft memory limit.
+// softMemoryLimit is the Go runtime's soft memory limit while the live
+// heap is under half of it (see memlimit).
 const softMemoryLimit = 80 << 20
 
 // gcPercent is the collector's default growth target (GOGC): the heap may
@@ -63,15 +66,20 @@ func signalContext(sigs ...os.Signal) (context.Context, func()) {
 }
 
 // tuneRuntime sets the Go runtime's memory defaults; the environment's
-// GOMEMLIMIT and GOGC win over them.
-func tuneRuntime(getenv func(string) string) {
-	// cairn's live heap is small (blob buffers in flight, a bounded
+// GOMEMLIMIT and GOGC win over them. It returns a function that stops
+// the memory limit's keeper.
+func tuneRuntime(getenv func(string) string) (stop func()) {
+	stop = func() {}
+	// cairn's live heap is mostly small (blob buffers in flight, a bounded
 	// budget), but it allocates megabytes per chunk: a soft limit makes the
 	// collector work harder only when the heap nears it, so peak memory
 	// stays flat without paying for frequent collections when it is small.
-	// GOMEMLIMIT in the environment still wins.
+	// Where the work itself holds more (merging a large repository's
+	// index, millions of files), the limit follows the live heap, so the
+	// collector never runs back to back. GOMEMLIMIT in the environment
+	// still wins.
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(softMemoryLimit)
+		stop = memlimit.Keep(softMemoryLimit)
 	}
 	// Below the limit, a restore holds ~36 MiB of long-lived buffers (one
 	// set per pack reader) and allocates little: at GOGC=100 its heap grew
@@ -80,4 +88,5 @@ func tuneRuntime(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
+	return stop
 }

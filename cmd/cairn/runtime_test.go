@@ -16,7 +16,8 @@ func TestTuneRuntime(t *testing.T) {
 	})
 
 	debug.SetMemoryLimit(math.MaxInt64)
-	tuneRuntime(func(string) string { return "" })
+	stop := tuneRuntime(func(string) string { return "" })
+	stop()
 	if got := debug.SetGCPercent(100); got != gcPercent {
 		t.Errorf("GC percent %d, want %d", got, gcPercent)
 	}
@@ -24,7 +25,7 @@ func TestTuneRuntime(t *testing.T) {
 		t.Errorf("memory limit %d, want %d", got, softMemoryLimit)
 	}
 
-	tuneRuntime(func(string) string { return "set" })
+	tuneRuntime(func(string) string { return "set" })()
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("with GOGC set: GC percent %d, want it left at 100", got)
 	}
