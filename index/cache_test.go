@@ -44,6 +44,55 @@ func TestAddAndLookup(t *testing.T) {
 	}
 }
 
+// TestRecordThenComplete: recorded segments' blobs are found only once
+// Complete (or, after a restart, the next Sync) writes their rows, and then
+// the cache answers as if each had been added.
+func TestRecordThenComplete(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			c, path := newTestCache(t)
+			old := repo{testID("seg", 0): sizedSegment(0, 3, 4)}
+			for id, s := range old {
+				if err := c.Add(id, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := repo{testID("seg", 0): old[testID("seg", 0)]}
+			for i := 1; i <= 3; i++ {
+				id, s := testID("seg", i), sizedSegment(i*3, 3, 4)
+				if err := c.Record(id, s); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Record(id, s); err != nil { // idempotent
+					t.Fatal(err)
+				}
+				r[id] = s
+				if _, ok, err := c.Lookup(s.Packs[0].Blobs[0].Type, s.Packs[0].Blobs[0].ID); err != nil || ok {
+					t.Fatalf("a recorded blob was found before Complete: %v %v", ok, err)
+				}
+			}
+			checkBlobs(t, c, expect(old))
+			if restart {
+				if err := c.Close(); err != nil {
+					t.Fatal(err)
+				}
+				c = openTestCache(t, path)
+				t.Cleanup(func() { _ = c.Close() })
+				if st := mustSync(t, c, r); st.Ingested != 0 || st.BlobsAdded != 0 {
+					t.Fatalf("Sync after a restart ingested again: %+v", st)
+				}
+			} else if err := c.Complete(); err != nil {
+				t.Fatal(err)
+			}
+			checkCache(t, c, r)
+			if err := c.Complete(); err != nil { // nothing left: no-op
+				t.Fatal(err)
+			}
+			checkCache(t, c, r)
+		})
+	}
+}
+
 func TestAddRejectsInvalidBlobType(t *testing.T) {
 	c, _ := newTestCache(t)
 	s := &Segment{Packs: []PackInfo{{ID: testID("pack", 1), Size: 100, Blobs: []pack.Entry{{Type: 0, Length: 10, ID: testID("blob", 1)}}}}}

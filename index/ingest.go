@@ -93,6 +93,36 @@ func (c *Cache) Sync(ctx context.Context, present []crypto.ID, load func(ctx con
 // Add ingests a segment the caller has just written, so that its blobs are
 // found without a Sync. Adding a segment the cache holds does nothing.
 func (c *Cache) Add(seg crypto.ID, s *Segment) error {
+	return c.add(seg, s, true)
+}
+
+// Record ingests a segment the caller has just written, as Add does, but
+// leaves its blob rows for Complete to write: until then its blobs are not
+// found, and the caller answers for them itself. A writer that stores many
+// segments in one session records each and completes once, so that all
+// their rows go into the blob tree in one pass in key order. Inserted
+// segment by segment, each random blob id dirties a leaf page of its own
+// in a tree much larger than the segment, and the cache rewrites most of
+// the tree for every segment. A recorded segment is durable in the cache:
+// if the process ends before Complete, the next Sync, Add or Complete
+// writes its rows.
+func (c *Cache) Record(seg crypto.ID, s *Segment) error {
+	return c.add(seg, s, false)
+}
+
+// Complete writes the blob rows of every segment recorded so far and makes
+// their blobs found.
+func (c *Cache) Complete() error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	var st SyncStats
+	if err := c.completeJob(context.Background(), &st); err != nil {
+		return err
+	}
+	return c.Flush()
+}
+
+func (c *Cache) add(seg crypto.ID, s *Segment, complete bool) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	ctx := context.Background()
@@ -106,8 +136,10 @@ func (c *Cache) Add(seg crypto.ID, s *Segment) error {
 			return err
 		}
 	}
-	if err := c.completeJob(ctx, &st); err != nil {
-		return err
+	if complete {
+		if err := c.completeJob(ctx, &st); err != nil {
+			return err
+		}
 	}
 	return c.Flush()
 }

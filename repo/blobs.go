@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/crypto"
 	"github.com/cairnbackup/cairn/index"
 	"github.com/cairnbackup/cairn/pack"
 )
@@ -57,7 +58,7 @@ func (r *Repository) reserve(t BlobType, id ID) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := blobKey{t, id}
-	if _, ok := r.pending[k]; ok {
+	if _, ok := r.pending[k]; ok || r.recorded.has(k) {
 		return true, nil
 	}
 	_, ok, err := r.cache.Lookup(t, id)
@@ -108,8 +109,10 @@ func (r *Repository) unindexedLocation(t BlobType, id ID) (BlobLocation, bool) {
 // HasBlob reports whether the repository holds the blob outside condemned
 // packs, or it was saved in this session.
 func (r *Repository) HasBlob(t BlobType, id ID) (bool, error) {
+	k := blobKey{t, id}
 	r.mu.Lock()
-	_, ok := r.pending[blobKey{t, id}]
+	_, ok := r.pending[k]
+	ok = ok || r.recorded.has(k)
 	r.mu.Unlock()
 	if ok {
 		return true, nil
@@ -127,19 +130,28 @@ type BlobLocation = index.Location
 // the pack before its condemnation restores meanwhile, and the next prune
 // revives the pack). Writers never use condemned copies: see SaveBlob.
 func (r *Repository) LookupBlob(t BlobType, id ID) (BlobLocation, error) {
+	k := blobKey{t, id}
 	r.mu.Lock()
-	_, ok := r.pending[blobKey{t, id}]
+	_, ok := r.pending[k]
 	var uploaded BlobLocation
 	var found bool
 	if ok {
 		uploaded, found = r.unindexedLocation(t, id)
 	}
+	recorded := !ok && r.recorded.has(k)
 	r.mu.Unlock()
 	if found {
 		return uploaded, nil
 	}
 	if ok {
 		return index.Location{}, fmt.Errorf("%w: %s blob %s is not flushed yet", ErrBlobNotFound, t, id.Short())
+	}
+	if recorded {
+		// Its segment is recorded but its row not written: write the
+		// session's rows now (a reader of blobs it has just saved).
+		if err := r.completeRecorded(); err != nil {
+			return index.Location{}, fmt.Errorf("look up %s blob %s: %w", t, id.Short(), err)
+		}
 	}
 	loc, ok, err := r.cache.Lookup(t, id)
 	if err != nil {
@@ -207,7 +219,10 @@ func (r *Repository) Flush(ctx context.Context) error {
 	if err := r.packer.flush(ctx); err != nil {
 		return err
 	}
-	return r.writeSegment(ctx)
+	if err := r.writeSegment(ctx); err != nil {
+		return err
+	}
+	return r.completeRecorded()
 }
 
 // packUploaded records a durable pack and writes a segment when enough
@@ -244,7 +259,9 @@ func (r *Repository) Checkpoint(ctx context.Context) error {
 }
 
 // writeSegment stores an index segment for the uploaded packs not yet in
-// one, adds it to the cache and drops their blobs from the pending set.
+// one and adds it to the cache, or, in a large cache, records it there:
+// its blobs then move from the pending set to the recorded one, whose rows
+// are written once enough wait (see deferAbove).
 func (r *Repository) writeSegment(ctx context.Context) error {
 	r.segMu.Lock()
 	defer r.segMu.Unlock()
@@ -256,7 +273,13 @@ func (r *Repository) writeSegment(ctx context.Context) error {
 		return nil
 	}
 	seg := &index.Segment{Packs: packs}
-	id, err := r.SaveIndexSegment(ctx, seg)
+	add := r.cache.Add
+	_, cached, err := r.cache.Counts()
+	deferRows := err == nil && cached >= deferAbove
+	if deferRows {
+		add = r.cache.Record
+	}
+	id, err := r.saveIndexSegment(ctx, seg, add)
 	if err != nil {
 		r.mu.Lock()
 		r.unindexed = append(packs, r.unindexed...)
@@ -266,24 +289,67 @@ func (r *Repository) writeSegment(ctx context.Context) error {
 	r.mu.Lock()
 	for _, p := range packs {
 		for _, e := range p.Blobs {
-			delete(r.pending, blobKey{e.Type, e.ID})
+			k := blobKey{e.Type, e.ID}
+			delete(r.pending, k)
+			if deferRows {
+				r.recorded.add(k)
+			}
 		}
 	}
+	if !deferRows {
+		r.recorded.reset() // Add wrote the rows of every recorded segment too
+	}
 	r.shrinkPending()
+	full := r.recorded.len() >= recordedBlobs
 	r.mu.Unlock()
 	r.logf("wrote index segment %s for %d packs", id.Short(), len(packs))
+	if full {
+		return r.completeRecordedLocked()
+	}
+	return nil
+}
+
+// completeRecorded writes the cache rows of the recorded segments.
+func (r *Repository) completeRecorded() error {
+	r.segMu.Lock()
+	defer r.segMu.Unlock()
+	return r.completeRecordedLocked()
+}
+
+// completeRecordedLocked is completeRecorded with r.segMu held, so that no
+// segment is recorded meanwhile: the recorded set answers for its blobs
+// until the cache does.
+func (r *Repository) completeRecordedLocked() error {
+	r.mu.Lock()
+	n := r.recorded.len()
+	r.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	if err := r.cache.Complete(); err != nil {
+		return fmt.Errorf("write the index rows of this session's segments to the cache: %w", err)
+	}
+	r.mu.Lock()
+	r.recorded.reset()
+	r.mu.Unlock()
 	return nil
 }
 
 // SaveIndexSegment stores seg as a new index segment and adds it to the
 // local cache. Callers must only name packs that are already durable.
 func (r *Repository) SaveIndexSegment(ctx context.Context, seg *index.Segment) (ID, error) {
+	return r.saveIndexSegment(ctx, seg, r.cache.Add)
+}
+
+// saveIndexSegment stores seg and hands it to the cache with add (Add, or
+// Record for a segment whose rows wait).
+func (r *Repository) saveIndexSegment(ctx context.Context, seg *index.Segment, add func(crypto.ID, *index.Segment) error) (ID, error) {
 	seg.Packs = slices.Clone(seg.Packs)
 	id, err := r.saveObject(ctx, backend.IndexFile, seg.Encode())
 	if err != nil {
 		return id, fmt.Errorf("write index segment: %w", err)
 	}
-	if err := r.cache.Add(id, seg); err != nil {
+	if err := add(id, seg); err != nil {
 		return id, fmt.Errorf("add index segment %s to the cache: %w", id.Short(), err)
 	}
 	return id, nil

@@ -39,3 +39,19 @@ var DecodeRecord = decodeRecord
 // NewEncoder is the encoder the repository uses at a compression level
 // (nil for off).
 var NewEncoder = newEncoder
+
+// RecordedCount returns how many blobs are in segments recorded in the
+// cache whose rows are not written yet.
+func (r *Repository) RecordedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recorded.len()
+}
+
+// DeferRowsAbove sets how many blobs the cache must hold before a
+// session's segments are only recorded, and returns the old value.
+func DeferRowsAbove(n int) int {
+	old := deferAbove
+	deferAbove = n
+	return old
+}

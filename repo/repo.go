@@ -75,13 +75,14 @@ type Repository struct {
 	treeCache    *objCache
 	recordCache  *objCache
 
-	mu          sync.Mutex           // guards pending, pendingHigh, unindexed and compression
+	mu          sync.Mutex           // guards pending, pendingHigh, recorded, unindexed and compression
 	compression string               // set by SetCompression; "" means the config's
-	pending     map[blobKey]struct{} // saved in this session, not yet in the cache
+	pending     map[blobKey]struct{} // saved in this session, in no index segment yet
 	pendingHigh int                  // the most pending held since the map was last rebuilt
+	recorded    keySet               // in segments recorded in the cache, rows not yet written
 	unindexed   []index.PackInfo     // uploaded packs awaiting an index segment
 	unindexedAt time.Time            // when the oldest of them was uploaded
-	segMu       sync.Mutex           // serialises segment writes
+	segMu       sync.Mutex           // serialises segment writes and completions
 }
 
 type blobKey struct {
@@ -94,11 +95,24 @@ type blobKey struct {
 // crash or a kill loses little uploaded work (the next run deduplicates
 // against every indexed pack) and memory stays bounded. Prune compacts
 // the small segments this leaves.
+//
+// Once the local cache holds deferAbove blobs, a segment written in a
+// session is only recorded there, and its blob rows are written when the
+// session flushes, or once recordedBlobs blobs wait (keySet holds them in
+// about 33 MiB): all at once, in key order, they share the leaf pages of
+// the cache's blob tree, where segment by segment each random blob id
+// would dirty a leaf of its own and every segment would rewrite most of
+// the tree. In a smaller cache a segment's rows are written at once, on
+// the uploading goroutine, beside the work of reading files.
 const (
-	segmentPacks = 8
-	segmentBlobs = 1 << 16
-	segmentAge   = 10 * time.Second
+	segmentPacks  = 8
+	segmentBlobs  = 1 << 16
+	segmentAge    = 10 * time.Second
+	recordedBlobs = 1 << 20
 )
+
+// deferAbove is a variable so that tests can defer rows in small caches.
+var deferAbove = 1 << 20
 
 func (r *Repository) now() time.Time {
 	if r.opts.Now != nil {
@@ -353,6 +367,7 @@ func (r *Repository) loadSegment(ctx context.Context, id crypto.ID) (*index.Segm
 func (r *Repository) Close() error {
 	var errs []error
 	if r.cache != nil {
+		errs = append(errs, r.completeRecorded())
 		r.treeCache.flush()
 		r.snapCache.flush()
 		r.recordCache.flush()

@@ -847,3 +847,117 @@ func TestKeyFilesReadTogether(t *testing.T) {
 		t.Errorf("at most %d of 3 key files were read at once", got)
 	}
 }
+
+// TestSessionSegmentsRecordedThenCompleted: the segments a session writes
+// into a large cache (here: any) are recorded in it and their rows written
+// once, at Flush; until
+// then the session finds its blobs (dedup, HasBlob, LookupBlob), and a
+// session closed without Flush leaves a cache the next one completes.
+func TestSessionSegmentsRecordedThenCompleted(t *testing.T) {
+	defer repo.DeferRowsAbove(repo.DeferRowsAbove(0))
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	var ids []repo.ID
+	save := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			id, _, err := r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(i), 100<<10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+	}
+	// 1 MiB packs of 100 KiB blobs: eight packs make a segment.
+	save(0, 120)
+	deadline := time.Now().Add(10 * time.Second)
+	for countObjects(t, be, backend.IndexFile) == 0 || r.RecordedCount() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no segment was recorded mid-session (%d recorded)", r.RecordedCount())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, blobs, err := r.IndexCounts(); err != nil || blobs != 0 {
+		t.Fatalf("the cache shows %d blobs before Flush (%v): recorded rows were written", blobs, err)
+	}
+	for i, id := range ids {
+		if ok, err := r.HasBlob(repo.DataBlob, id); err != nil || !ok {
+			t.Fatalf("blob %d of this session: HasBlob %v, %v", i, ok, err)
+		}
+		if _, n, err := r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(i), 100<<10)); err != nil || n != 0 {
+			t.Fatalf("blob %d saved again: %d bytes added, %v", i, n, err)
+		}
+	}
+	// A reader of a recorded blob gets its location: the rows are written.
+	recorded := r.RecordedCount()
+	if _, err := r.LookupBlob(repo.DataBlob, ids[0]); err != nil {
+		t.Fatalf("LookupBlob of a recorded blob: %v", err)
+	}
+	if n := r.RecordedCount(); n != 0 {
+		t.Fatalf("%d blobs still recorded after a lookup completed %d", n, recorded)
+	}
+	save(120, 120)
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.RecordedCount(); n != 0 {
+		t.Fatalf("%d blobs recorded after Flush", n)
+	}
+	if _, blobs, err := r.IndexCounts(); err != nil || blobs != len(ids) {
+		t.Fatalf("the cache holds %d blobs after Flush (%v), want %d", blobs, err, len(ids))
+	}
+
+	// Segments recorded, then the session closes without Flush (as after
+	// an interruption's Checkpoint): the next session finds every blob.
+	save(240, 120)
+	if err := r.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r2 := reopen(t, be, opts)
+	_, blobs, err := r2.IndexCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids[:blobs] {
+		if _, err := r2.LookupBlob(repo.DataBlob, id); err != nil {
+			t.Fatalf("blob %d after reopening: %v", i, err)
+		}
+	}
+	if blobs < 240+8*10 {
+		t.Fatalf("the reopened cache holds %d blobs: the checkpointed segments' rows are missing", blobs)
+	}
+}
+
+// TestSmallCacheAddsSegmentsAtOnce: below deferAbove a session's segments
+// go into the cache with their rows, as they are written.
+func TestSmallCacheAddsSegmentsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, _ := newRepo(t, nopClose{be})
+	for i := range 120 {
+		if _, _, err := r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(i), 100<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, blobs, err := r.IndexCounts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blobs > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rows in the cache mid-session; %d blobs recorded", r.RecordedCount())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.RecordedCount(); n != 0 {
+		t.Fatalf("%d blobs recorded in a small cache", n)
+	}
+}
