@@ -24,6 +24,9 @@
 # restic: RESTIC_BIN (default: restic v0.19.1 built from the module proxy
 # into WORKDIR/bin), RESTIC14_BIN (default: Debian's /usr/bin/restic).
 # RUNS repeats each step (the median is shown; default 1).
+# KOPIA=1 (or KOPIA_BIN=PATH) adds kopia to the src corpus's snapshot steps
+# (default: kopia v0.22.3 built from the module proxy into WORKDIR/bin),
+# with its default policy (no compression); its times print below the table.
 # The ceiling line is what `go test ./repo -bench Stage` implies for this
 # machine's cores: the stages' ns per byte summed, divided over the cores.
 set -euo pipefail
@@ -35,12 +38,19 @@ bin_size=${BIN_SIZE:-$((2 << 30))}
 small_files=${SMALL_FILES:-1000000}
 runs=${RUNS:-1}
 mkdir -p "$work/corpus" "$work/bin"
+rm -f "$work/kopia.txt"
 go build -o "$work/cairn" "$root/cmd/cairn"
 go build -o "$work/gencorpus" "$root/bench/gencorpus"
 restic=${RESTIC_BIN:-$work/bin/restic}
 if [ ! -x "$restic" ]; then
   GOBIN=$work/bin go install github.com/restic/restic/cmd/restic@v0.19.1
 fi
+kopia=${KOPIA_BIN:-}
+if [ -z "$kopia" ] && [ "${KOPIA:-0}" = 1 ]; then
+  kopia=$work/bin/kopia
+  [ -x "$kopia" ] || GOBIN=$work/bin go install github.com/kopia/kopia@v0.22.3
+fi
+export KOPIA_PASSWORD="benchmark password" KOPIA_CHECK_FOR_UPDATES=false
 restic14=${RESTIC14_BIN:-/usr/bin/restic}
 [ -x "$restic14" ] || { echo "compare: no restic 0.14 at $restic14 (apt-get install restic, or set RESTIC14_BIN)" >&2; exit 1; }
 
@@ -107,20 +117,24 @@ tools() {
   tool[key]="$work/cairn -r $r/key-repo --key-file $r/cairn.key --cache-dir $r/key-cache"
   tool[restic]="$restic -q -r $r/restic-repo --cache-dir $r/restic-cache"
   tool[restic14]="$restic14 -q -r $r/restic14-repo --cache-dir $r/restic14-cache"
+  tool[kopia]="$kopia --config-file $r/kopia.config"
 }
 repo_of() { case $1 in cairn) echo "$2/cairn-repo:$2/cairn-cache" ;; key) echo "$2/key-repo:$2/key-cache" ;; *) echo "$2/$1-repo:$2/$1-cache" ;; esac; }
 
-# step STEP R WARM-DATA KIND ARGS...: runs one step with each tool. KIND
-# picks the command: snapshot, restore, cold-restore, check, dump.
+# step STEP R WARM-DATA KIND ARGS...: runs one step with each tool (and
+# kopia when with_kopia is set). KIND picks the command: snapshot, restore,
+# cold-restore, check, dump.
+with_kopia=
 step() {
   local name=$1 r=$2 data=$3 kind=$4; shift 4
   local t warm
-  for t in cairn restic restic14 key; do
+  for t in cairn restic restic14 key $with_kopia; do
     warm=$(repo_of "$t" "$r")
     [ -n "$data" ] && warm="$data:$warm"
     case $kind in
     snapshot)
-      if [ "${t#restic}" != "$t" ]; then measure "$work/run/$name.$t" "$warm" ${tool[$t]} backup "$@"
+      if [ "$t" = kopia ]; then measure "$work/run/$name.$t" "$warm" ${tool[$t]} snapshot create --no-progress "$@"
+      elif [ "${t#restic}" != "$t" ]; then measure "$work/run/$name.$t" "$warm" ${tool[$t]} backup "$@"
       else measure "$work/run/$name.$t" "$warm" ${tool[$t]} snapshot "$@"; fi ;;
     restore) rm -rf "$r/out-$t"; measure "$work/run/$name.$t" "$warm" ${tool[$t]} restore latest --target "$r/out-$t" ;;
     cold-restore) rm -rf "$r/out-$t"; measure "$work/run/$name.$t" "" ${tool[$t]} restore latest --target "$r/out-$t" ;;
@@ -139,10 +153,15 @@ init_all() {
   ${tool[key]} init > /dev/null
   ${tool[restic]} init > /dev/null
   ${tool[restic14]} init > /dev/null
+  if [ -n "$with_kopia" ]; then
+    ${tool[kopia]} repository create filesystem --path "$r/kopia-repo" --cache-directory "$r/kopia-cache" > /dev/null 2>&1
+  fi
 }
 
 one_run() { # one_run CORPUS N
   local c=$1 r=$work/run/$2 data=$work/corpus/$1
+  with_kopia=
+  [ "$c" = src ] && [ -n "$kopia" ] && with_kopia=kopia
   init_all "$r"
   case $c in
   src|many)
@@ -179,8 +198,17 @@ for c in $corpora; do
   rm -rf "$work/run" && sync && sleep 65 && mkdir -p "$work/run"
   for n in $(seq "$runs"); do one_run "$c" "$n"; done
   for s in ${steps[$c]}; do row "$c" "${s#*-}"; done
+  if [ "$c" = src ] && [ -n "$kopia" ]; then
+    for s in first unchanged; do
+      read -r ks kr <<< "$(median "$work/run/src-$s.kopia")"; read -r cs _ <<< "$(median "$work/run/src-$s.cairn")"
+      read -r ys _ <<< "$(median "$work/run/src-$s.key")"
+      awk -v s="$s" -v ks="$ks" -v kr="$kr" -v cs="$cs" -v ys="$ys" 'BEGIN {
+        printf "kopia: src %s %.2f s, %.0f MiB peak RSS; cairn %.2fx of it with a password, %.2fx with a key file\n", s, ks, kr / 1024, ks / cs, ks / ys }' >> "$work/kopia.txt"
+    done
+  fi
 done
 rm -rf "$work/run"
+[ -n "$kopia" ] && echo "kopia: $("$kopia" --version 2>&1 | head -1)" >> "$work/kopia.txt"
 
 # The ceiling the stage benchmarks imply: every byte of a first snapshot
 # is chunked, hashed twice (blob id, content hash), compressed, sealed and
@@ -193,3 +221,4 @@ echo
 echo "cairn $("$work/cairn" --version | awk '{print $3}'), $("$restic" version | cut -d' ' -f1-2), $("$restic14" version | cut -d' ' -f1-2), $(nproc) cores"
 echo "ceiling from go test ./repo -bench Stage, for $(nproc) cores: $ceiling"
 cat "$results"
+if [ -f "$work/kopia.txt" ]; then echo; cat "$work/kopia.txt"; rm -f "$work/kopia.txt"; fi
