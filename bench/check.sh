@@ -24,7 +24,7 @@ go build -o "$work/gencorpus" "$root/bench/gencorpus"
 corpus=$work/corpus
 [ -d "$corpus/logs" ] || "$work/gencorpus" -logs "$corpus/logs" -log-size "$log_size"
 [ -f "$corpus/binary/mixed.bin" ] || { mkdir -p "$corpus/binary"; "$work/gencorpus" -binary "$corpus/binary/mixed.bin" -binary-size "$bin_size"; }
-echo "benchmark password" > "$work/pw"
+echo "benchmark password" > "$work/pw" && chmod 600 "$work/pw"
 export RESTIC_PASSWORD_FILE=$work/pw
 
 r=$work/run

@@ -28,7 +28,7 @@ data=$work/corpus/data
 mkdir -p "$data"
 [ -f "$data/mixed.bin" ] && [ "$(stat -c %s "$data/mixed.bin")" = "$bin_size" ] ||
   "$work/gencorpus" -binary "$data/mixed.bin" -binary-size "$bin_size"
-echo "benchmark password" > "$work/pw"
+echo "benchmark password" > "$work/pw" && chmod 600 "$work/pw"
 run=$work/run
 rm -rf "$run" && mkdir -p "$run"
 mib=$(awk -v b="$bin_size" 'BEGIN { printf "%.0f", b / 1048576 }')

@@ -48,7 +48,14 @@ fi
 kopia=${KOPIA_BIN:-}
 if [ -z "$kopia" ] && [ "${KOPIA:-0}" = 1 ]; then
   kopia=$work/bin/kopia
-  [ -x "$kopia" ] || GOBIN=$work/bin go install github.com/kopia/kopia@v0.22.3
+  if [ ! -x "$kopia" ]; then
+    # through a module of its own: go install kopia@v0.22.3 asks the proxy
+    # for kopia's version list (for deprecation notes), which a proxy may refuse
+    kb=$(mktemp -d)
+    (cd "$kb" && go mod init kopiabuild > /dev/null 2>&1 && go get github.com/kopia/kopia@v0.22.3 > /dev/null 2>&1 &&
+      go build -o "$kopia" github.com/kopia/kopia)
+    rm -rf "$kb"
+  fi
 fi
 export KOPIA_PASSWORD="benchmark password" KOPIA_CHECK_FOR_UPDATES=false
 restic14=${RESTIC14_BIN:-/usr/bin/restic}
@@ -68,7 +75,7 @@ for c in $corpora; do
   *) echo "compare: unknown corpus $c" >&2; exit 1 ;;
   esac
 done
-echo "benchmark password" > "$work/pw"
+echo "benchmark password" > "$work/pw" && chmod 600 "$work/pw"
 export RESTIC_PASSWORD_FILE=$work/pw
 
 results=$work/results.md

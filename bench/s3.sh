@@ -35,7 +35,7 @@ mkdir -p "$data/etc"
 [ -f "$data/mixed.bin" ] && [ "$(stat -c %s "$data/mixed.bin")" = "$bin_size" ] ||
   "$work/gencorpus" -binary "$data/mixed.bin" -binary-size "$bin_size"
 printf 'listen = 8080\nworkers = 4\n' > "$data/etc/app.conf"
-echo "benchmark password" > "$work/pw"
+echo "benchmark password" > "$work/pw" && chmod 600 "$work/pw"
 export RESTIC_PASSWORD_FILE=$work/pw AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 bucket=cairn-bench-$(date +%s)
 ep=http://$S3_ENDPOINT

@@ -45,7 +45,7 @@ fi
 restic_old=${RESTIC_OLD:-$(command -v restic || true)}
 [ "$restic_old" = none ] && restic_old=
 [ -n "$restic_old" ] && [ "$("$restic_old" version | cut -d' ' -f2)" = "$("$restic_new" version | cut -d' ' -f2)" ] && restic_old=
-echo "benchmark password" > "$work/pw"
+echo "benchmark password" > "$work/pw" && chmod 600 "$work/pw"
 export RESTIC_PASSWORD_FILE=$work/pw
 data=$work/corpus
 repos=$work/repos
