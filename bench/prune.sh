@@ -23,7 +23,7 @@
 #   RESTIC_BIN=PATH  restic's current release (default: built from the Go
 #                    module proxy at RESTIC_VERSION, v0.19.1)
 #   RESTIC_OLD=PATH  the older restic (default: restic on PATH, Debian's
-#                    0.14); an absent one is left out of the table
+#                    0.14); an absent one, or RESTIC_OLD=none, is left out of the table
 #   REUSE=1          measure the repositories the last run generated again
 # Needs about 20 x FILES x 4 KiB of disk (the files take a block each).
 # The paths of WORKDIR must not hold spaces.
@@ -31,16 +31,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-prune-bench}
 files=${FILES:-1000000}
-mkdir -p "$work/bin"
-go build -o "$work/bin/cairn" "$root/cmd/cairn"
-go build -o "$work/bin/gencorpus" "$root/bench/gencorpus"
-restic_new=${RESTIC_BIN:-}
-if [ -z "$restic_new" ]; then
-  GOBIN=$work/bin go install "github.com/restic/restic/cmd/restic@${RESTIC_VERSION:-v0.19.1}"
-  restic_new=$work/bin/restic
-fi
-restic_old=${RESTIC_OLD:-$(command -v restic || true)}
-[ -n "$restic_old" ] && [ "$("$restic_old" version | cut -d' ' -f2)" = "$("$restic_new" version | cut -d' ' -f2)" ] && restic_old=
+. "$root/bench/tools.sh"
 echo "benchmark password" > "$work/pw" && chmod 600 "$work/pw"
 export RESTIC_PASSWORD_FILE=$work/pw
 data=$work/corpus

@@ -34,17 +34,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-scale-bench}
 files=${FILES:-1000000}
 rounds=${ROUNDS:-10}
-mkdir -p "$work/bin"
-go build -o "$work/bin/cairn" "$root/cmd/cairn"
-go build -o "$work/bin/gencorpus" "$root/bench/gencorpus"
-restic_new=${RESTIC_BIN:-}
-if [ -z "$restic_new" ]; then
-  GOBIN=$work/bin go install "github.com/restic/restic/cmd/restic@${RESTIC_VERSION:-v0.19.1}"
-  restic_new=$work/bin/restic
-fi
-restic_old=${RESTIC_OLD:-$(command -v restic || true)}
-[ "$restic_old" = none ] && restic_old=
-[ -n "$restic_old" ] && [ "$("$restic_old" version | cut -d' ' -f2)" = "$("$restic_new" version | cut -d' ' -f2)" ] && restic_old=
+. "$root/bench/tools.sh"
 echo "benchmark password" > "$work/pw" && chmod 600 "$work/pw"
 export RESTIC_PASSWORD_FILE=$work/pw
 data=$work/corpus
