@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/cairnbackup/cairn/backend/counted"
 	"github.com/cairnbackup/cairn/backend/limit"
 	"github.com/cairnbackup/cairn/backend/local"
+	"github.com/cairnbackup/cairn/backend/logged"
 	"github.com/cairnbackup/cairn/backend/multi"
 	"github.com/cairnbackup/cairn/backend/retry"
 	"github.com/cairnbackup/cairn/repo"
@@ -62,6 +64,9 @@ func (o *Opener) openCounted(ctx context.Context, l Location, create, createBuck
 	}
 	if o.opts.Wrap != nil {
 		be = o.opts.Wrap(be)
+	}
+	if o.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		be = logged.New(be, o.opts.Logger.With(slog.String("location", l.Addr)))
 	}
 	if o.opts.UploadRate > 0 || o.opts.DownloadRate > 0 {
 		be = limit.New(be, limit.Rates{Upload: o.opts.UploadRate, Download: o.opts.DownloadRate})

@@ -91,6 +91,7 @@ type globalOptions struct {
 	json            bool
 	quiet           bool
 	verbose         bool
+	debug           bool
 
 	minCopies, maxCopies int            // multi-location repositories
 	limitUp, limitDown   int64          // bytes per second to and from each location; 0: unlimited
@@ -120,6 +121,7 @@ func (g *globalOptions) flags() []cli.Flag {
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON instead of text"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print more detail"},
+		&cli.BoolFlag{Name: "debug", EnvVars: []string{"CAIRN_DEBUG"}, Usage: "log every storage request (kind, object, bytes, time taken) to stderr"},
 	}
 }
 
@@ -134,6 +136,7 @@ func (g *globalOptions) load(c *cli.Context) error {
 	g.json = c.Bool("json")
 	g.quiet = c.Bool("quiet")
 	g.verbose = c.Bool("verbose")
+	g.debug = c.Bool("debug")
 	g.minCopies, g.maxCopies = c.Int("min-copies"), c.Int("max-copies")
 	if err := g.loadLimits(c); err != nil {
 		return err
@@ -141,6 +144,9 @@ func (g *globalOptions) load(c *cli.Context) error {
 	level := slog.LevelWarn
 	if g.verbose {
 		level = slog.LevelInfo
+	}
+	if g.debug {
+		level = slog.LevelDebug
 	}
 	g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 	// `config validate` reads the file itself, and reports its errors.

@@ -125,24 +125,24 @@ func TestSecretsNeverLeak(t *testing.T) {
 	session := func(env []string, target string) {
 		s.run(0, env, "-v", "snapshot", src)
 		s.run(0, env, "-v", "--json", "snapshot", src)
-		s.run(0, env, "-v", "snapshots")
+		s.run(0, env, "-v", "--debug", "snapshots")
 		s.run(0, env, "--json", "snapshots")
 		s.run(0, env, "-v", "ls", "-l", "latest")
 		s.run(0, env, "--json", "ls", "latest")
 		s.run(0, env, "-v", "restore", "latest", "--target", target, "--verify")
 		s.run(0, env, "--json", "restore", "latest", "--target", target+"-json")
-		s.run(0, env, "-v", "check", "--read-data")
+		s.run(0, env, "-v", "--debug", "check", "--read-data")
 		s.run(0, env, "--json", "check", "--read-data")
 		s.run(0, env, "-v", "forget", "--keep-last", "1", "--prune")
 		s.run(0, env, "--json", "forget", "--keep-last", "1", "--prune")
-		s.run(0, env, "-v", "stats")
+		s.run(0, env, "-v", "--debug", "stats")
 	}
 	session(pw, filepath.Join(dir, "restored"))
 	s.run(0, pw, "-v", "key", "list")
 	s.run(0, pw, "-v", "key", "passwd", "--new-password-file", newPwFile)
 	newPw := []string{"CAIRN_REPOSITORY=" + local, "CAIRN_PASSWORD_FILE=" + newPwFile}
 	s.run(0, newPw, "-v", "check")
-	s.run(12, pw, "-v", "snapshots")
+	s.run(12, pw, "-v", "--debug", "snapshots")
 	s.run(12, []string{"CAIRN_REPOSITORY=" + local, "CAIRN_PASSWORD_FILE=" + wrongPwFile}, "--json", "snapshots")
 	s.run(12, []string{"CAIRN_REPOSITORY=" + local, "CAIRN_PASSWORD_COMMAND=echo " + "not-it"}, "-v", "check")
 
@@ -153,7 +153,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	s.run(0, s3, "-v", "init", "--create-bucket")
 	session(s3, filepath.Join(dir, "restored-s3"))
 	bad := append(append([]string{}, s3[:2]...), "AWS_ACCESS_KEY_ID="+os.Getenv("S3_ACCESS_KEY"), "AWS_SECRET_ACCESS_KEY="+wrongSecret, "AWS_REGION=us-east-1")
-	if out := s.run(1, bad, "-v", "snapshots"); !strings.Contains(strings.ToLower(out), "denied") && !strings.Contains(out, "signature") {
+	if out := s.run(1, bad, "-v", "--debug", "snapshots"); !strings.Contains(strings.ToLower(out), "denied") && !strings.Contains(out, "signature") {
 		t.Logf("wrong S3 secret said: %s", out)
 	}
 
