@@ -159,6 +159,7 @@ type checker struct {
 	verifiedNow []repo.ID                    // packs read back whole and found sound
 
 	packsListed bool // stored and indexed are complete
+	fetched     fetched
 }
 
 type blobKey struct {
@@ -211,6 +212,7 @@ func Run(ctx context.Context, r Repo, opts Options) (*Report, error) {
 
 // run does the phases in order.
 func (c *checker) run(ctx context.Context) error {
+	c.fetch(ctx)
 	steps := []func(context.Context) error{
 		c.checkKeys, c.checkSegments, c.checkPacks, c.checkSnapshots, c.checkHeaders,
 	}

@@ -13,10 +13,52 @@ import (
 	"github.com/cairnbackup/cairn/repo"
 )
 
+// fetched is what the structure steps read from storage before they look
+// at it: the key files, the index segments, the packs and the snapshots.
+// The four reads are independent, and on a distant store each costs
+// round trips, so fetch makes them at once; the steps then judge the
+// results in their fixed order, so the report does not depend on timing.
+type fetched struct {
+	keys    repo.KeyFileStatus
+	keysErr error
+
+	segments    []repo.ID
+	segmentsBad map[repo.ID]error
+	segmentsErr error
+
+	packsErr error // c.stored holds the packs listed
+
+	snaps    []*repo.Snapshot
+	snapsBad map[repo.ID]error
+	snapsErr error
+}
+
+// fetch reads what the structure steps need, the four parts at once.
+func (c *checker) fetch(ctx context.Context) {
+	f := &c.fetched
+	var g sync.WaitGroup
+	g.Go(func() { f.keys, f.keysErr = c.r.CheckKeyFiles(ctx) })
+	g.Go(func() { f.segments, f.segmentsBad, f.segmentsErr = c.loadSegments(ctx) })
+	g.Go(func() {
+		f.packsErr = c.r.ListPacks(ctx, func(p repo.StoredPack) error {
+			c.stored[p.ID] = p.Size
+			return nil
+		})
+	})
+	g.Go(func() {
+		f.snapsBad = map[repo.ID]error{}
+		f.snaps, f.snapsErr = c.r.SnapshotsUncached(ctx, func(id repo.ID, err error) error {
+			f.snapsBad[id] = err
+			return nil
+		})
+	})
+	g.Wait()
+}
+
 // checkKeys reports key files that do not parse. The config and one key
 // opened already, or the repository would not be open.
 func (c *checker) checkKeys(ctx context.Context) error {
-	st, err := c.r.CheckKeyFiles(ctx)
+	st, err := c.fetched.keys, c.fetched.keysErr
 	if err != nil {
 		return fmt.Errorf("check key files: %w", err)
 	}
@@ -29,13 +71,29 @@ func (c *checker) checkKeys(ctx context.Context) error {
 	return nil
 }
 
-// checkSegments loads and decodes every index segment in storage.
+// checkSegments reports the index segments in storage that do not load
+// and decode.
 func (c *checker) checkSegments(ctx context.Context) error {
-	ids, err := c.r.IndexSegmentIDs(ctx)
+	ids, bad, err := c.fetched.segments, c.fetched.segmentsBad, c.fetched.segmentsErr
 	if err != nil {
-		return fmt.Errorf("list index segments: %w", err)
+		return err
 	}
 	c.rep.Structure.IndexSegments = len(ids)
+	for _, id := range sortedKeys(bad) {
+		p := c.problem(KindIndexSegment, "index/"+id.String(), id, fixRepairIndex)
+		p.handle = &backend.Handle{Type: backend.IndexFile, Name: id.String()}
+		p.fault("%s", faultText(bad[id]))
+	}
+	return nil
+}
+
+// loadSegments lists, loads and decodes every index segment in storage,
+// and returns the ones that failed with their errors.
+func (c *checker) loadSegments(ctx context.Context) ([]repo.ID, map[repo.ID]error, error) {
+	ids, err := c.r.IndexSegmentIDs(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list index segments: %w", err)
+	}
 	c.opts.Progress.start("index", int64(len(ids)), 0)
 	bad := map[repo.ID]error{}
 	var mu sync.Mutex
@@ -58,24 +116,16 @@ func (c *checker) checkSegments(ctx context.Context) error {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return err
+		return nil, nil, err
 	}
-	for _, id := range sortedKeys(bad) {
-		p := c.problem(KindIndexSegment, "index/"+id.String(), id, fixRepairIndex)
-		p.handle = &backend.Handle{Type: backend.IndexFile, Name: id.String()}
-		p.fault("%s", faultText(bad[id]))
-	}
-	return nil
+	return ids, bad, nil
 }
 
 // checkPacks compares the packs the index names with those in storage:
 // missing and truncated packs are damage (unless prune condemned them),
 // packs no index names are garbage.
 func (c *checker) checkPacks(ctx context.Context) error {
-	if err := c.r.ListPacks(ctx, func(p repo.StoredPack) error {
-		c.stored[p.ID] = p.Size
-		return nil
-	}); err != nil {
+	if err := c.fetched.packsErr; err != nil {
 		return err
 	}
 	err := c.r.ForEachIndexedPack(ctx, func(p repo.IndexedPack) error {

@@ -19,11 +19,7 @@ import (
 // checkSnapshots loads every snapshot and walks all their trees, checking
 // that every tree loads and every data blob is in the index.
 func (c *checker) checkSnapshots(ctx context.Context) error {
-	bad := map[repo.ID]error{}
-	snaps, err := c.r.SnapshotsUncached(ctx, func(id repo.ID, err error) error {
-		bad[id] = err
-		return nil
-	})
+	snaps, bad, err := c.fetched.snaps, c.fetched.snapsBad, c.fetched.snapsErr
 	if err != nil {
 		return fmt.Errorf("list snapshots: %w", err)
 	}

@@ -142,13 +142,14 @@ func (r *Repository) CheckKeyFiles(ctx context.Context) (KeyFileStatus, error) {
 		return KeyFileStatus{}, err
 	}
 	st := KeyFileStatus{Damaged: map[ID]error{}}
-	for _, id := range ids {
-		b, err := r.loadRaw(ctx, backend.KeyFile, id)
+	raws, errs := r.readKeyFiles(ctx, ids)
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	for i, id := range ids {
+		err := errs[i]
 		if err == nil {
-			_, err = decodeKeyFile(b)
-		}
-		if ctx.Err() != nil {
-			return st, ctx.Err()
+			_, err = decodeKeyFile(raws[i])
 		}
 		if err != nil {
 			st.Damaged[id] = err
@@ -399,9 +400,13 @@ func SameEntries(a, b []BlobEntry) bool {
 }
 
 // LoadTreeUncached reads and decodes a tree blob from storage, never from
-// the local object cache: a check must see what storage holds.
+// the local object cache: a check must see what storage holds. A tree
+// read brings its neighbours in the pack along (one ranged read, as
+// LoadTree does), each verified, and keeps them in memory until the walk
+// asks for them: a walk of many levels costs a round trip for each
+// window, not for each tree.
 func (r *Repository) LoadTreeUncached(ctx context.Context, id ID) (*Tree, error) {
-	t, _, err := r.loadTreeBlob(ctx, id)
+	t, _, err := r.loadTreeStashed(ctx, id)
 	return t, err
 }
 

@@ -55,19 +55,7 @@ func (r *Repository) loadKeys(ctx context.Context) ([]*KeyFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Key files are read several at once: on a distant store each read is
-	// a round trip, and a repository often has a few (a password, a key file).
-	raws := make([][]byte, len(ids))
-	errs := make([]error, len(ids))
-	var g errgroup.Group // each key's error is its own: one bad key stops no other
-	g.SetLimit(8)
-	for i, id := range ids {
-		g.Go(func() error {
-			raws[i], errs[i] = r.loadRaw(ctx, backend.KeyFile, id)
-			return nil
-		})
-	}
-	g.Wait()
+	raws, errs := r.readKeyFiles(ctx, ids)
 	var keys []*KeyFile
 	var bad []string
 	for i, id := range ids {
@@ -92,6 +80,23 @@ func (r *Repository) loadKeys(ctx context.Context) ([]*KeyFile, error) {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
 	return keys, nil
+}
+
+// readKeyFiles reads the key files ids several at once: on a distant store
+// each read is a round trip, and a repository often has a few (a password,
+// a key file). Each key's error is its own: one bad key stops no other.
+func (r *Repository) readKeyFiles(ctx context.Context, ids []ID) (raws [][]byte, errs []error) {
+	raws, errs = make([][]byte, len(ids)), make([]error, len(ids))
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i, id := range ids {
+		g.Go(func() error {
+			raws[i], errs[i] = r.loadRaw(ctx, backend.KeyFile, id)
+			return nil
+		})
+	}
+	g.Wait()
+	return raws, errs
 }
 
 // addKey stores a new key file wrapping the master key for creds.

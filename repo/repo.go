@@ -73,6 +73,7 @@ type Repository struct {
 	privateCache string // a per-process cache file, removed on Close
 	snapCache    *objCache
 	treeCache    *objCache
+	treeStash    *treeStash // trees read ahead for LoadTreeUncached
 	recordCache  *objCache
 
 	mu          sync.Mutex           // guards pending, pendingHigh, recorded, unindexed and compression
@@ -254,6 +255,7 @@ func (r *Repository) start(ctx context.Context) error {
 		return err
 	}
 	r.snapCache, r.treeCache = newObjCache(r, "snapshots"), newObjCache(r, "trees")
+	r.treeStash = newTreeStash()
 	r.recordCache = newObjCache(r, "history")
 	if err := r.SyncIndex(ctx); err != nil {
 		r.cache.Close()

@@ -233,7 +233,7 @@ func (r *Repository) LoadTree(ctx context.Context, id ID) (*Tree, error) {
 			return t, nil
 		}
 	}
-	t, b, ok := r.loadTreeWindow(ctx, id)
+	t, b, ok := r.loadTreeWindow(ctx, id, cacheStore{r.treeCache})
 	if !ok {
 		var err error
 		if t, b, err = r.loadTreeBlob(ctx, id); err != nil {

@@ -114,3 +114,91 @@ func TestTreeWindowSkipsDamagedNeighbour(t *testing.T) {
 		t.Errorf("damaged tree loaded with %v, want an ErrCorrupt", err)
 	}
 }
+
+// LoadTreeUncached reads storage even when the local cache holds the
+// trees, and a walk down the path still costs one read: the window's
+// neighbours wait in memory until asked for, once each.
+func TestUncachedWalkReadsPackOnce(t *testing.T) {
+	ctx := context.Background()
+	be, ids, _ := storedChain(t, 8)
+	cb := counted.New(be)
+	r2, err := repo.Open(ctx, cb, chainPassword, repo.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	for _, id := range ids {
+		if _, err := r2.LoadTree(ctx, id); err != nil { // fills the local cache
+			t.Fatal(err)
+		}
+	}
+	for round := range 2 {
+		before := cb.Stats()
+		for i, id := range ids {
+			tree, err := r2.LoadTreeUncached(ctx, id)
+			if err != nil {
+				t.Fatalf("round %d, level %d: %v", round, i, err)
+			}
+			if i+1 < len(ids) && tree.Nodes[1].Subtree != ids[i+1] {
+				t.Fatalf("level %d names %v, want %v", i, tree.Nodes[1].Subtree, ids[i+1])
+			}
+		}
+		if got := cb.Stats().Sub(before).Get; got != 1 {
+			t.Errorf("round %d: an uncached walk of 8 levels took %d reads, want 1 (from storage, once)", round, got)
+		}
+	}
+}
+
+// The workers of a walk's level asking at once for trees of one window
+// read it once: the others wait for it rather than read it again.
+func TestUncachedConcurrentWalkReadsWindowOnce(t *testing.T) {
+	ctx := context.Background()
+	be, ids, _ := storedChain(t, 16)
+	cb := counted.New(be)
+	r2, err := repo.Open(ctx, cb, chainPassword, repo.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	before := cb.Stats()
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		go func() {
+			_, err := r2.LoadTreeUncached(ctx, id)
+			errs <- err
+		}()
+	}
+	for range ids {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := cb.Stats().Sub(before).Get; got != 1 {
+		t.Errorf("16 trees of one window asked for at once took %d reads, want 1", got)
+	}
+}
+
+// A damaged tree beside sound ones fails alone, by id, in an uncached
+// walk too, and its neighbours load.
+func TestUncachedWindowSkipsDamagedNeighbour(t *testing.T) {
+	ctx := context.Background()
+	be, ids, locs := storedChain(t, 5)
+	loc := locs[2]
+	be.Corrupt(backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, func(b []byte) []byte {
+		b[loc.Offset+loc.Length/2] ^= 0x40
+		return b
+	})
+	r2, err := repo.Open(ctx, be, chainPassword, repo.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	for _, i := range []int{0, 1, 3, 4} {
+		if _, err := r2.LoadTreeUncached(ctx, ids[i]); err != nil {
+			t.Errorf("level %d beside a damaged tree: %v", i, err)
+		}
+	}
+	if _, err := r2.LoadTreeUncached(ctx, ids[2]); err == nil || !errors.Is(err, repo.ErrCorrupt) {
+		t.Errorf("damaged tree loaded with %v, want an ErrCorrupt", err)
+	}
+}
