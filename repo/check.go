@@ -267,6 +267,22 @@ func (r *Repository) VerifyPack(ctx context.Context, id ID, size int64, entries 
 	if err != nil {
 		return nil, fmt.Errorf("read pack %s: %w", id.Short(), err)
 	}
+	if v.Hash == (ID{}) {
+		// Not every byte was authenticated (a gap, a cut, a blob or the
+		// header that did not open): the pack's hash tells whether its
+		// bytes are the ones it was named for. A second read, for damage only.
+		err := r.be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+			hasher := crypto.NewHasher()
+			if _, err := io.Copy(hasher, rd); err != nil {
+				return err
+			}
+			v.Hash = crypto.IDFromHasher(hasher)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read pack %s again to hash it: %w", id.Short(), err)
+		}
+	}
 	if v.HeaderErr == nil && headerErr != nil {
 		v.HeaderErr = headerErr
 	}
@@ -290,25 +306,28 @@ func tiles(entries []BlobEntry) bool {
 	return true
 }
 
-// hashingReader hashes everything read through it and counts it.
-type hashingReader struct {
+// countingReader counts the bytes read through it.
+type countingReader struct {
 	r io.Reader
-	h io.Writer
 	n int64
 }
 
-func (hr *hashingReader) Read(p []byte) (int, error) {
-	n, err := hr.r.Read(p)
-	hr.h.Write(p[:n])
-	hr.n += int64(n)
+func (cr *countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n += int64(n)
 	return n, err
 }
 
-// verifyStream is VerifyPack's pass over the pack's bytes.
+// verifyStream is VerifyPack's pass over the pack's bytes. When the blobs
+// lie end to end from the pack's first byte, each opens (authenticated
+// encryption, then its plaintext hashed to its id) and the header that
+// opens fills the rest, every byte of the pack was authenticated: it is
+// the pack its name was given to, and v.Hash is set to the name without
+// hashing the bytes a second time. Otherwise v.Hash stays zero, and
+// VerifyPack hashes the pack.
 func (r *Repository) verifyStream(ctx context.Context, v *PackVerification, rd io.Reader, entries []BlobEntry, bufs *verifyBufs) error {
-	hasher := crypto.NewHasher()
-	hr := &hashingReader{r: rd, h: hasher}
-	truncated := false
+	hr := &countingReader{r: rd}
+	truncated, gaps := false, false
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -318,6 +337,7 @@ func (r *Repository) verifyStream(ctx context.Context, v *PackVerification, rd i
 			continue
 		}
 		if skip := int64(e.Offset) - hr.n; skip > 0 {
+			gaps = true
 			if _, err := io.CopyN(io.Discard, hr, skip); err != nil {
 				truncated = true
 				v.Blobs = append(v.Blobs, BlobCheck{Entry: e, Err: fmt.Errorf("%w: blob %s: the pack ends before it", ErrCorrupt, e.ID.Short())})
@@ -341,9 +361,17 @@ func (r *Repository) verifyStream(ctx context.Context, v *PackVerification, rd i
 	}
 	bufs.tail = tail.b[:0]
 	v.Size = hr.n
-	v.Hash = crypto.IDFromHasher(hasher)
 	v.Header, v.HeaderErr = r.openTailHeader(tail.b, hr.n)
+	if !gaps && !truncated && v.HeaderErr == nil && headerFills(tail.b) && len(v.Blobs) > 0 && v.DamagedBlobs() == nil {
+		v.Hash = v.ID
+	}
 	return nil
+}
+
+// headerFills reports whether the bytes after a pack's last blob are its
+// header and the header's length, nothing else.
+func headerFills(tail []byte) bool {
+	return len(tail) >= 4 && int64(binary.LittleEndian.Uint32(tail[len(tail)-4:]))+4 == int64(len(tail))
 }
 
 // openInPlace is blobCodec.open for sealed bytes that are not needed
