@@ -182,7 +182,7 @@ func (o *Opener) Open(ctx context.Context, opts OpenOptions) (*repo.Repository, 
 // header is read before the credentials are asked for, so that a
 // repository of a newer format is refused before any password prompt.
 func (o *Opener) OpenOn(ctx context.Context, be backend.Backend, creds func() (repo.Credentials, error), opts OpenOptions) (*repo.Repository, error) {
-	sc, err := repo.ReadConfig(ctx, be)
+	sc, err := repo.ReadConfigAndKeys(ctx, be, o.RepoOptions(opts.TolerantIndex))
 	if err != nil {
 		be.Close()
 		return nil, atLocation(be.Location(), err)

@@ -19,9 +19,10 @@ import (
 // timeNow is the package clock for values not tied to an open repository.
 var timeNow = time.Now
 
-// unlockKey tries every key file of the matching kind with creds.
-func (r *Repository) unlockKey(ctx context.Context, creds Credentials) error {
-	keys, err := r.loadKeys(ctx)
+// unlockKey tries every key file of the matching kind with creds. pre,
+// when not nil, holds the key files read already (ReadConfigAndKeys).
+func (r *Repository) unlockKey(ctx context.Context, creds Credentials, pre *keyFiles) error {
+	keys, err := r.decodeKeys(ctx, pre)
 	if err != nil {
 		return err
 	}
@@ -48,14 +49,38 @@ func (r *Repository) unlockKey(ctx context.Context, creds Credentials) error {
 	return fmt.Errorf("%w: no key file of %s opens with this %s", ErrWrongPassword, r.be.Location(), what)
 }
 
-// loadKeys reads and parses every key file. A malformed one is reported
-// and skipped so that one damaged key never locks a user out.
-func (r *Repository) loadKeys(ctx context.Context) ([]*KeyFile, error) {
+// keyFiles are the key files as read from storage, not yet parsed.
+type keyFiles struct {
+	ids  []ID
+	raws [][]byte
+	errs []error // one per key file
+}
+
+// readAllKeyFiles lists the key files and reads them.
+func (r *Repository) readAllKeyFiles(ctx context.Context) (*keyFiles, error) {
 	ids, err := r.listIDs(ctx, backend.KeyFile)
 	if err != nil {
 		return nil, err
 	}
 	raws, errs := r.readKeyFiles(ctx, ids)
+	return &keyFiles{ids: ids, raws: raws, errs: errs}, nil
+}
+
+// loadKeys reads and parses every key file. A malformed one is reported
+// and skipped so that one damaged key never locks a user out.
+func (r *Repository) loadKeys(ctx context.Context) ([]*KeyFile, error) {
+	return r.decodeKeys(ctx, nil)
+}
+
+// decodeKeys parses the key files pre, or those read now when pre is nil.
+func (r *Repository) decodeKeys(ctx context.Context, pre *keyFiles) ([]*KeyFile, error) {
+	if pre == nil {
+		var err error
+		if pre, err = r.readAllKeyFiles(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ids, raws, errs := pre.ids, pre.raws, pre.errs
 	var keys []*KeyFile
 	var bad []string
 	for i, id := range ids {

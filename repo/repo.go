@@ -74,6 +74,9 @@ type Repository struct {
 	snapCache    *objCache
 	treeCache    *objCache
 	treeStash    *treeStash // trees read ahead for LoadTreeUncached
+	// firstListing is the index listing OpenConfig started; the first
+	// SyncIndex takes it.
+	firstListing chan indexListing
 	recordCache  *objCache
 
 	mu          sync.Mutex           // guards pending, pendingHigh, recorded, unindexed and compression
@@ -173,6 +176,7 @@ func (r *Repository) KeyID() ID { return r.keyID }
 type StoredConfig struct {
 	Header ConfigHeader
 	raw    []byte
+	keys   *keyFiles // read beside the config by ReadConfigAndKeys
 }
 
 // ReadConfig reads the config and its header, the part that needs no key:
@@ -193,6 +197,29 @@ func ReadConfig(ctx context.Context, be backend.Backend) (*StoredConfig, error) 
 	return &StoredConfig{Header: h, raw: b}, nil
 }
 
+// ReadConfigAndKeys is ReadConfig that also reads the key files, which
+// opening needs next, at the same time: on a distant store the listing
+// and the config's read share a round trip. A failure to read the keys is
+// not reported here; OpenConfig reads them again.
+func ReadConfigAndKeys(ctx context.Context, be backend.Backend, opts Options) (*StoredConfig, error) {
+	r := &Repository{be: be, opts: opts}
+	kctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	keys := make(chan *keyFiles, 1)
+	go func() {
+		kf, _ := r.readAllKeyFiles(kctx)
+		keys <- kf
+	}()
+	sc, err := ReadConfig(ctx, be)
+	if err != nil {
+		cancel()
+		<-keys
+		return nil, err
+	}
+	sc.keys = <-keys
+	return sc, nil
+}
+
 // ReadHeader reads the part of the config that needs no key: the format
 // version and the repository id. A missing config is ErrNoRepository.
 func ReadHeader(ctx context.Context, be backend.Backend) (ConfigHeader, error) {
@@ -205,7 +232,7 @@ func ReadHeader(ctx context.Context, be backend.Backend) (ConfigHeader, error) {
 
 // Open opens the repository in be with creds.
 func Open(ctx context.Context, be backend.Backend, creds Credentials, opts Options) (*Repository, error) {
-	sc, err := ReadConfig(ctx, be)
+	sc, err := ReadConfigAndKeys(ctx, be, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -217,9 +244,19 @@ func Open(ctx context.Context, be backend.Backend, creds Credentials, opts Optio
 func OpenConfig(ctx context.Context, be backend.Backend, sc *StoredConfig, creds Credentials, opts Options) (*Repository, error) {
 	raw := sc.raw
 	r := &Repository{be: be, opts: opts, pending: make(map[blobKey]struct{})}
-	if err := r.unlockKey(ctx, creds); err != nil {
+	// The index is listed while the key is derived (argon2id takes a good
+	// part of a second): on a distant store that hides a round trip.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	listed := make(chan indexListing, 1)
+	go func() {
+		ids, err := r.listIDs(lctx, backend.IndexFile)
+		listed <- indexListing{ids, err}
+	}()
+	if err := r.unlockKey(ctx, creds, sc.keys); err != nil {
 		return nil, err
 	}
+	r.firstListing = listed
 	cfg, err := decodeConfig(raw, r.key.Sealer())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", be.Location(), err)
@@ -323,7 +360,7 @@ func defaultCacheDir(getenv func(string) string, euid int, home func() (string, 
 func (r *Repository) SyncIndex(ctx context.Context) error {
 	load := r.segmentLoader()
 	for attempt := 1; ; attempt++ {
-		ids, err := r.listIDs(ctx, backend.IndexFile)
+		ids, err := r.indexIDs(ctx)
 		if err != nil {
 			return err
 		}
@@ -344,6 +381,24 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 		}
 		r.logf("%d index segment(s) were removed while the index was read (a prune rewrote it); reading the index again", gone)
 	}
+}
+
+// indexListing is a listing of the index segments.
+type indexListing struct {
+	ids []crypto.ID
+	err error
+}
+
+// indexIDs lists the index segments: the first time after OpenConfig, the
+// listing it made while the key was derived (unless that failed).
+func (r *Repository) indexIDs(ctx context.Context) ([]crypto.ID, error) {
+	if l := r.firstListing; l != nil {
+		r.firstListing = nil
+		if got := <-l; got.err == nil {
+			return got.ids, nil
+		}
+	}
+	return r.listIDs(ctx, backend.IndexFile)
 }
 
 // syncAttempts bounds how often SyncIndex lists the segments again after

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -959,5 +960,60 @@ func TestSmallCacheAddsSegmentsAtOnce(t *testing.T) {
 	}
 	if n := r.RecordedCount(); n != 0 {
 		t.Fatalf("%d blobs recorded in a small cache", n)
+	}
+}
+
+// openGate holds the config's read until the key files are being listed
+// (or a moment passes), and counts the index listings.
+type openGate struct {
+	backend.Backend
+	keysListed   chan struct{}
+	once         sync.Once
+	together     bool
+	indexListing atomic.Int32
+}
+
+func (g *openGate) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	switch t {
+	case backend.KeyFile:
+		g.once.Do(func() { close(g.keysListed) })
+	case backend.IndexFile:
+		g.indexListing.Add(1)
+	}
+	return g.Backend.List(ctx, t, fn)
+}
+
+func (g *openGate) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if h.Type == backend.ConfigFile {
+		select {
+		case <-g.keysListed:
+			g.together = true
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return g.Backend.Load(ctx, h, length, offset, fn)
+}
+
+func (g *openGate) Close() error { return nil }
+
+// Opening lists the key files while it reads the config (one round trip
+// for both on a distant store), and lists the index once: the listing
+// made while the key was derived is the one the index sync uses.
+func TestOpenReadsConfigAndKeysTogether(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	r.Close()
+	gate := &openGate{Backend: be, keysListed: make(chan struct{})}
+	r2, err := repo.Open(ctx, gate, pw, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Close()
+	if !gate.together {
+		t.Error("the config was read before the key files were listed, not beside it")
+	}
+	if n := gate.indexListing.Load(); n != 1 {
+		t.Errorf("opening listed the index %d times, want 1", n)
 	}
 }
