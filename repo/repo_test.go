@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -794,17 +795,19 @@ func TestLatestCandidatesFollowThePath(t *testing.T) {
 	}
 }
 
-// keyReadGate counts key file reads in flight and holds each until as many
-// as want are in flight together (or a moment passes).
+// keyReadGate counts reads of objects of one kind (key files, unless
+// kind says) in flight and holds each until as many as want are in flight
+// together (or a moment passes).
 type keyReadGate struct {
 	backend.Backend
 	want         int
+	kind         backend.FileType
 	mu           sync.Mutex
 	now, highest int
 }
 
 func (g *keyReadGate) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
-	if h.Type == backend.KeyFile {
+	if h.Type == cmp.Or(g.kind, backend.KeyFile) {
 		g.mu.Lock()
 		g.now++
 		g.highest = max(g.highest, g.now)
@@ -1015,5 +1018,49 @@ func TestOpenReadsConfigAndKeysTogether(t *testing.T) {
 	}
 	if n := gate.indexListing.Load(); n != 1 {
 		t.Errorf("opening listed the index %d times, want 1", n)
+	}
+}
+
+// Snapshots not in the local cache are read several at once, not one
+// round trip after another; so are those a check reads from storage.
+func TestSnapshotsReadTogether(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	root, err := r.SaveTree(ctx, &repo.Tree{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if _, err := r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Unix(int64(1700000000+i), 0), Tree: root, Paths: []string{"/etc"}, Hostname: "web1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	for _, uncached := range []bool{false, true} {
+		gate := &keyReadGate{Backend: be, want: 6, kind: backend.SnapshotFile}
+		opts.CacheDir = t.TempDir() // an empty cache
+		r2, err := repo.Open(ctx, gate, pw, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snaps []*repo.Snapshot
+		if uncached {
+			snaps, err = r2.SnapshotsUncached(ctx, nil)
+		} else {
+			snaps, err = r2.Snapshots(ctx, nil)
+		}
+		r2.Close()
+		if err != nil || len(snaps) != 6 {
+			t.Fatalf("uncached %v: %d snapshots, %v", uncached, len(snaps), err)
+		}
+		for i := 1; i < len(snaps); i++ {
+			if !snaps[i-1].Time.Before(snaps[i].Time) {
+				t.Errorf("uncached %v: snapshots out of time order at %d", uncached, i)
+			}
+		}
+		if got := gate.highest; got != 6 {
+			t.Errorf("uncached %v: at most %d of 6 snapshots were read at once", uncached, got)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/cairnbackup/cairn/backend"
 )
 
@@ -152,12 +154,27 @@ func (r *Repository) Snapshots(ctx context.Context, onError func(ID, error) erro
 	return collectSnapshots(ctx, ids, r.LoadSnapshot, onError)
 }
 
-// collectSnapshots loads the snapshots ids with load and sorts them by
-// time (then id); onError decides about unreadable ones.
+// snapshotLoads bounds the snapshots read at once: on a distant store each
+// read is a round trip, and a repository kept for 90 days holds hundreds.
+const snapshotLoads = 16
+
+// collectSnapshots loads the snapshots ids with load, several at once,
+// and sorts them by time (then id); onError decides about unreadable
+// ones, in the order of ids.
 func collectSnapshots(ctx context.Context, ids []ID, load func(context.Context, ID) (*Snapshot, error), onError func(ID, error) error) ([]*Snapshot, error) {
+	loaded, errs := make([]*Snapshot, len(ids)), make([]error, len(ids))
+	var g errgroup.Group // each snapshot's error is its own, for onError
+	g.SetLimit(snapshotLoads)
+	for i, id := range ids {
+		g.Go(func() error {
+			loaded[i], errs[i] = load(ctx, id)
+			return nil
+		})
+	}
+	g.Wait()
 	var out []*Snapshot
-	for _, id := range ids {
-		s, err := load(ctx, id)
+	for i, id := range ids {
+		s, err := loaded[i], errs[i]
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
