@@ -594,7 +594,7 @@ func BenchmarkHash(b *testing.B) {
 
 // BenchmarkKDF measures one password derivation with the default cost. Its
 // MB/s counts the argon2id memory filled per pass; ns/op is the delay a user
-// sees when opening a repository (docs/format.md promises about 75 ms).
+// sees when opening a repository (docs/format.md: about 100 ms on 2 cores).
 func BenchmarkKDF(b *testing.B) {
 	salt := pseudoRandom(1, crypto.SaltSize)
 	p := crypto.DefaultKDF
