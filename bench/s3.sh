@@ -55,9 +55,19 @@ restic=("$restic_bin" -q --cache-dir "$run/restic-cache" -o s3.bucket-lookup=pat
 mib=$(awk -v b="$bin_size" 'BEGIN { printf "%.0f", b / 1048576 }')
 cat "$data/mixed.bin" > /dev/null # a warm page cache for both tools
 
-# secs CMD...: runs CMD quietly and prints its wall time in seconds.
+# secs CMD...: runs CMD quietly and prints its wall time in seconds. It
+# first waits for earlier writes to reach the disk and (as root, unless
+# FRESH_CACHE=0) empties the page cache and reads the corpus back, so
+# that every step starts from the same memory state: on this VM a tool
+# that writes a GiB right after another one's GiB was deleted paid twice
+# the system time, which made the order of the tools decide the result.
 secs() {
   local t0 t1
+  sync
+  if [ "${FRESH_CACHE:-1}" = 1 ] && [ -w /proc/sys/vm/drop_caches ]; then
+    echo 1 > /proc/sys/vm/drop_caches
+    cat "$data/mixed.bin" > /dev/null
+  fi
   t0=$(date +%s.%N)
   if ! "$@" > "$run/out" 2> "$run/err"; then
     echo "s3.sh: failed: $*" >&2; cat "$run/err" >&2; exit 1
