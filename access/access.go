@@ -163,6 +163,9 @@ func (o *Opener) RepoOptions(tolerantIndex bool) repo.Options {
 type OpenOptions struct {
 	// TolerantIndex opens despite damaged index segments (check, repair).
 	TolerantIndex bool
+	// ReadOnly says the command only reads: the snapshots are listed and
+	// read while the repository opens (repo.Options.PrefetchSnapshots).
+	ReadOnly bool
 }
 
 // Open opens the repository.
@@ -192,7 +195,9 @@ func (o *Opener) OpenOn(ctx context.Context, be backend.Backend, creds func() (r
 		be.Close()
 		return nil, err
 	}
-	r, err := repo.OpenConfig(ctx, be, sc, c, o.RepoOptions(opts.TolerantIndex))
+	ropts := o.RepoOptions(opts.TolerantIndex)
+	ropts.PrefetchSnapshots = opts.ReadOnly
+	r, err := repo.OpenConfig(ctx, be, sc, c, ropts)
 	if err != nil {
 		be.Close()
 		return nil, atLocation(be.Location(), err)

@@ -100,10 +100,15 @@ func (r *Repository) listCachedIDs(ctx context.Context, t backend.FileType, c *o
 	if err != nil {
 		return nil, err
 	}
-	listed := make(map[ID]bool, len(ids))
-	for _, id := range ids {
-		listed[id] = true
-	}
-	c.forget(listed)
+	c.forget(idSet(ids))
 	return ids, nil
+}
+
+// idSet returns ids as a set.
+func idSet(ids []ID) map[ID]bool {
+	set := make(map[ID]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
 }

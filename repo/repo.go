@@ -57,6 +57,12 @@ type Options struct {
 	// segments that are damaged instead of failing, so that check and
 	// repair can run on a repository whose index needs repairing.
 	SkipDamagedIndex bool
+	// PrefetchSnapshots lists the snapshots while the key is derived and
+	// reads those not in the local cache while the index is brought up to
+	// date; the first Snapshots call then costs no round trip. For
+	// commands that only read (restore, dump, ls): a listing made at open
+	// must not stand in for one a command makes under its lock (prune).
+	PrefetchSnapshots bool
 }
 
 // Repository is an open repository. Its methods are safe for concurrent use.
@@ -76,8 +82,12 @@ type Repository struct {
 	treeStash    *treeStash // trees read ahead for LoadTreeUncached
 	// firstListing is the index listing OpenConfig started; the first
 	// SyncIndex takes it.
-	firstListing chan indexListing
-	recordCache  *objCache
+	firstListing chan idListing
+	snapListing  chan idListing // the snapshot listing OpenConfig started
+	// snapsReady delivers the snapshot listing that PrefetchSnapshots made,
+	// once the snapshots it names are read; the first Snapshots takes it.
+	snapsReady  chan idListing
+	recordCache *objCache
 
 	mu          sync.Mutex           // guards pending, pendingHigh, recorded, unindexed and compression
 	compression string               // set by SetCompression; "" means the config's
@@ -248,15 +258,24 @@ func OpenConfig(ctx context.Context, be backend.Backend, sc *StoredConfig, creds
 	// part of a second): on a distant store that hides a round trip.
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	listed := make(chan indexListing, 1)
+	listed := make(chan idListing, 1)
 	go func() {
 		ids, err := r.listIDs(lctx, backend.IndexFile)
-		listed <- indexListing{ids, err}
+		listed <- idListing{ids, err}
 	}()
+	var snaps chan idListing
+	if opts.PrefetchSnapshots {
+		snaps = make(chan idListing, 1)
+		go func() {
+			ids, err := r.listIDs(lctx, backend.SnapshotFile)
+			snaps <- idListing{ids, err}
+		}()
+	}
 	if err := r.unlockKey(ctx, creds, sc.keys); err != nil {
 		return nil, err
 	}
 	r.firstListing = listed
+	r.snapListing = snaps
 	cfg, err := decodeConfig(raw, r.key.Sealer())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", be.Location(), err)
@@ -293,8 +312,17 @@ func (r *Repository) start(ctx context.Context) error {
 	}
 	r.snapCache, r.treeCache = newObjCache(r, "snapshots"), newObjCache(r, "trees")
 	r.treeStash = newTreeStash()
+	if l := r.snapListing; l != nil {
+		r.snapListing = nil
+		ready := make(chan idListing, 1)
+		r.snapsReady = ready
+		go r.prefetchSnapshots(ctx, l, ready)
+	}
 	r.recordCache = newObjCache(r, "history")
 	if err := r.SyncIndex(ctx); err != nil {
+		if ready := r.takeSnapshotPrefetch(); ready != nil {
+			<-ready // it writes to the cache
+		}
 		r.cache.Close()
 		return err
 	}
@@ -383,8 +411,8 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 	}
 }
 
-// indexListing is a listing of the index segments.
-type indexListing struct {
+// idListing is a listing of one kind of object.
+type idListing struct {
 	ids []crypto.ID
 	err error
 }
@@ -423,6 +451,9 @@ func (r *Repository) loadSegment(ctx context.Context, id crypto.ID) (*index.Segm
 // the index cache and the backend.
 func (r *Repository) Close() error {
 	var errs []error
+	if ready := r.takeSnapshotPrefetch(); ready != nil {
+		<-ready // it writes to the cache
+	}
 	if r.cache != nil {
 		errs = append(errs, r.completeRecorded())
 		r.treeCache.flush()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/counted"
 	"github.com/cairnbackup/cairn/backend/faulty"
 	"github.com/cairnbackup/cairn/backend/local"
 	"github.com/cairnbackup/cairn/backend/mem"
@@ -1062,5 +1063,55 @@ func TestSnapshotsReadTogether(t *testing.T) {
 		if got := gate.highest; got != 6 {
 			t.Errorf("uncached %v: at most %d of 6 snapshots were read at once", uncached, got)
 		}
+	}
+}
+
+// With PrefetchSnapshots the snapshots are listed and read while the
+// repository opens: the first Snapshots call asks storage nothing, later
+// ones list again, and a repository closed before asking closes cleanly.
+func TestPrefetchSnapshots(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, opts := newRepo(t, nopClose{be})
+	root, err := r.SaveTree(ctx, &repo.Tree{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Unix(int64(1700000000+i), 0), Tree: root, Paths: []string{"/etc"}, Hostname: "web1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	opts.PrefetchSnapshots = true
+	for _, ask := range []bool{true, false} {
+		cb := counted.New(nopClose{be})
+		opts.CacheDir = t.TempDir() // an empty cache: every snapshot is read
+		r2, err := repo.Open(ctx, cb, pw, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ask {
+			if err := r2.Close(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		before := cb.Stats()
+		snaps, err := r2.Snapshots(ctx, nil)
+		if err != nil || len(snaps) != 3 {
+			t.Fatalf("%d snapshots, %v", len(snaps), err)
+		}
+		if got := cb.Stats().Sub(before); got.Requests() != 0 {
+			t.Errorf("the first Snapshots after a prefetch asked storage: %v", got)
+		}
+		before = cb.Stats()
+		if _, err := r2.Snapshots(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := cb.Stats().Sub(before); got.List != 1 || got.Get != 0 {
+			t.Errorf("a later Snapshots: %v, want one LIST and the snapshots from the cache", got)
+		}
+		r2.Close()
 	}
 }

@@ -146,12 +146,42 @@ func (r *Repository) loadSnapshotObject(ctx context.Context, id ID) (*Snapshot, 
 // Snapshots loads every snapshot, oldest first. Unreadable ones are
 // passed to onError (which may stop the listing by returning an error).
 func (r *Repository) Snapshots(ctx context.Context, onError func(ID, error) error) ([]*Snapshot, error) {
-	ids, err := r.listCachedIDs(ctx, backend.SnapshotFile, r.snapCache)
-	if err != nil {
-		return nil, err
+	var ids []ID
+	listed := false
+	if ready := r.takeSnapshotPrefetch(); ready != nil {
+		if l := <-ready; l.err == nil {
+			ids, listed = l.ids, true
+			r.snapCache.forget(idSet(ids))
+		}
+	}
+	if !listed {
+		var err error
+		if ids, err = r.listCachedIDs(ctx, backend.SnapshotFile, r.snapCache); err != nil {
+			return nil, err
+		}
 	}
 	defer r.snapCache.flush()
 	return collectSnapshots(ctx, ids, r.LoadSnapshot, onError)
+}
+
+// prefetchSnapshots waits for the snapshot listing l, reads the snapshots
+// it names into the local cache (errors are left for Snapshots to meet
+// again), and hands the listing to the first Snapshots call on ready.
+func (r *Repository) prefetchSnapshots(ctx context.Context, l <-chan idListing, ready chan<- idListing) {
+	got := <-l
+	if got.err == nil {
+		collectSnapshots(ctx, got.ids, r.LoadSnapshot, func(ID, error) error { return nil })
+	}
+	ready <- got
+}
+
+// takeSnapshotPrefetch returns the channel of the snapshot prefetch, once.
+func (r *Repository) takeSnapshotPrefetch() chan idListing {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ready := r.snapsReady
+	r.snapsReady = nil
+	return ready
 }
 
 // snapshotLoads bounds the snapshots read at once: on a distant store each

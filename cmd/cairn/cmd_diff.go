@@ -50,7 +50,7 @@ With --json: {"changes": [{"path", "modifier"}...], "stats": {...}}.`,
 
 // runDiff compares the folders named by arg1 and arg2 (SNAP[:PATH]).
 func runDiff(ctx context.Context, g *globalOptions, o diffOptions, arg1, arg2 string) error {
-	r, err := g.openRepo(ctx)
+	r, err := g.openReadRepo(ctx)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ With -v the request counts go to standard error.`,
 			if c.NArg() != 2 {
 				return errors.New("dump takes a snapshot and a path: cairn dump latest /var/log/app/service.log")
 			}
-			r, err := g.openRepo(c.Context)
+			r, err := g.openReadRepo(c.Context)
 			if err != nil {
 				return err
 			}

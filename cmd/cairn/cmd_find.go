@@ -56,7 +56,7 @@ func runFind(ctx context.Context, g *globalOptions, o findOptions, args []string
 	if err != nil {
 		return err
 	}
-	r, err := g.openRepo(ctx)
+	r, err := g.openReadRepo(ctx)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func snapshotPathArg(args []string, cmd string) (string, error) {
 
 // runLs lists the entries named by arg (SNAP[:PATH]).
 func runLs(ctx context.Context, g *globalOptions, o lsOptions, arg string) error {
-	r, err := g.openRepo(ctx)
+	r, err := g.openReadRepo(ctx)
 	if err != nil {
 		return err
 	}

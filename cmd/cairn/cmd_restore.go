@@ -68,7 +68,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 	if filter.Exclude, err = pattern.ParseList(o.excludes); err != nil {
 		return err
 	}
-	r, err := g.openRepo(ctx)
+	r, err := g.openReadRepo(ctx)
 	if err != nil {
 		return err
 	}

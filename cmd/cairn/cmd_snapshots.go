@@ -47,7 +47,7 @@ func runSnapshots(ctx context.Context, g *globalOptions, o snapshotsOptions) err
 	if o.latest < 0 {
 		return fmt.Errorf("--latest %d: give a positive number", o.latest)
 	}
-	r, err := g.openRepo(ctx)
+	r, err := g.openReadRepo(ctx)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func runStats(ctx context.Context, g *globalOptions, o statsOptions, names []str
 	if o.mode != statsAll && o.mode != statsRestoreSize && o.mode != statsRawData {
 		return fmt.Errorf("--mode %q: use all, restore-size or raw-data", o.mode)
 	}
-	r, err := g.openRepo(ctx)
+	r, err := g.openReadRepo(ctx)
 	if err != nil {
 		return err
 	}

@@ -119,6 +119,13 @@ func (g *globalOptions) openRepo(ctx context.Context) (*repo.Repository, error) 
 	return g.acc.Open(ctx, access.OpenOptions{})
 }
 
+// openReadRepo opens the repository for a command that only reads it
+// (restore, dump, ls, find, diff, snapshots, stats): the snapshots are
+// read while it opens.
+func (g *globalOptions) openReadRepo(ctx context.Context) (*repo.Repository, error) {
+	return g.acc.Open(ctx, access.OpenOptions{ReadOnly: true})
+}
+
 // openTolerantRepo opens the repository even when index segments are
 // damaged (check and repair).
 func (g *globalOptions) openTolerantRepo(ctx context.Context) (*repo.Repository, error) {
