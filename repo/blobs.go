@@ -61,6 +61,10 @@ func (r *Repository) reserve(t BlobType, id ID) (bool, error) {
 	if _, ok := r.pending[k]; ok || r.recorded.has(k) {
 		return true, nil
 	}
+	if r.onlyOurs != nil && !r.onlyOurs.mayHave(k) {
+		r.addPending(k)
+		return false, nil
+	}
 	_, ok, err := r.cache.Lookup(t, id)
 	if err != nil {
 		return false, fmt.Errorf("look up blob %s: %w", id.Short(), err)
@@ -290,6 +294,9 @@ func (r *Repository) writeSegment(ctx context.Context) error {
 	for _, p := range packs {
 		for _, e := range p.Blobs {
 			k := blobKey{e.Type, e.ID}
+			if r.onlyOurs != nil {
+				r.onlyOurs.add(k)
+			}
 			delete(r.pending, k)
 			if deferRows {
 				r.recorded.add(k)
@@ -338,6 +345,7 @@ func (r *Repository) completeRecordedLocked() error {
 // SaveIndexSegment stores seg as a new index segment and adds it to the
 // local cache. Callers must only name packs that are already durable.
 func (r *Repository) SaveIndexSegment(ctx context.Context, seg *index.Segment) (ID, error) {
+	r.notOnlyOurs()
 	return r.saveIndexSegment(ctx, seg, r.cache.Add)
 }
 
@@ -353,6 +361,14 @@ func (r *Repository) saveIndexSegment(ctx context.Context, seg *index.Segment, a
 		return id, fmt.Errorf("add index segment %s to the cache: %w", id.Short(), err)
 	}
 	return id, nil
+}
+
+// notOnlyOurs drops the session filter: the cache is about to gain rows
+// this session did not hand it.
+func (r *Repository) notOnlyOurs() {
+	r.mu.Lock()
+	r.onlyOurs = nil
+	r.mu.Unlock()
 }
 
 // IndexCounts returns how many packs and blob entries the local index holds.

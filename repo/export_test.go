@@ -55,3 +55,11 @@ func DeferRowsAbove(n int) int {
 	deferAbove = n
 	return old
 }
+
+// SessionFilterOn reports whether the session answers for absent blobs
+// without asking the cache (it opened on an empty cache).
+func (r *Repository) SessionFilterOn() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.onlyOurs != nil
+}

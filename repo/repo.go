@@ -89,11 +89,15 @@ type Repository struct {
 	snapsReady  chan idListing
 	recordCache *objCache
 
-	mu          sync.Mutex           // guards pending, pendingHigh, recorded, unindexed and compression
+	mu          sync.Mutex           // guards pending, pendingHigh, recorded, onlyOurs, unindexed and compression
 	compression string               // set by SetCompression; "" means the config's
 	pending     map[blobKey]struct{} // saved in this session, in no index segment yet
 	pendingHigh int                  // the most pending held since the map was last rebuilt
 	recorded    keySet               // in segments recorded in the cache, rows not yet written
+	// onlyOurs, when not nil, holds every blob this session handed to the
+	// cache, which was empty when the repository opened and has gained no
+	// rows from elsewhere since: a blob it has not seen is not in the cache.
+	onlyOurs *sessionFilter
 	unindexed   []index.PackInfo     // uploaded packs awaiting an index segment
 	unindexedAt time.Time            // when the oldest of them was uploaded
 	segMu       sync.Mutex           // serialises segment writes and completions
@@ -386,6 +390,7 @@ func defaultCacheDir(getenv func(string) string, euid int, home func() (string, 
 // segments are listed again, up to syncAttempts times, until a listing is
 // read whole.
 func (r *Repository) SyncIndex(ctx context.Context) error {
+	r.notOnlyOurs() // segments from elsewhere may come in
 	load := r.segmentLoader()
 	for attempt := 1; ; attempt++ {
 		ids, err := r.indexIDs(ctx)
@@ -405,9 +410,23 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 			return fmt.Errorf("update index cache: %w", err)
 		}
 		if gone == 0 {
+			r.filterIfEmpty()
 			return nil
 		}
 		r.logf("%d index segment(s) were removed while the index was read (a prune rewrote it); reading the index again", gone)
+	}
+}
+
+// filterIfEmpty starts a session filter when the cache holds no blob rows:
+// from then on it holds only what this session hands it. segMu keeps
+// segments from being handed over between the count and the filter.
+func (r *Repository) filterIfEmpty() {
+	r.segMu.Lock()
+	defer r.segMu.Unlock()
+	if _, blobs, err := r.cache.Counts(); err == nil && blobs == 0 {
+		r.mu.Lock()
+		r.onlyOurs = &sessionFilter{}
+		r.mu.Unlock()
 	}
 }
 

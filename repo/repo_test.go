@@ -1115,3 +1115,78 @@ func TestPrefetchSnapshots(t *testing.T) {
 		r2.Close()
 	}
 }
+
+// A session that opened on an empty cache answers for blobs it has not
+// stored without asking the cache, and still finds every blob it stored,
+// across segments, after a sync that drops the filter, and in the next
+// session (which does not start one: its cache is not empty).
+func TestSessionFilterOnAnEmptyCache(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	_, opts := newRepo(t, nopClose{be})
+	r, err := repo.Open(ctx, nopClose{be}, pw, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.SessionFilterOn() {
+		t.Fatal("a session on an empty cache has no filter")
+	}
+	var ids []repo.ID
+	for i := range 300 {
+		id, n, err := r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(i), 10<<10))
+		if err != nil || n == 0 {
+			t.Fatalf("blob %d: %d bytes added, %v", i, n, err)
+		}
+		ids = append(ids, id)
+		if i%100 == 99 {
+			if err := r.Checkpoint(ctx); err != nil { // a segment: the blobs go to the cache
+				t.Fatal(err)
+			}
+		}
+	}
+	again := func(when string) {
+		t.Helper()
+		for i := range ids {
+			if _, n, err := r.SaveBlob(ctx, repo.DataBlob, randBytes(uint64(i), 10<<10)); err != nil || n != 0 {
+				t.Fatalf("%s: blob %d stored again (%d bytes, %v)", when, i, n, err)
+			}
+		}
+	}
+	again("with the filter")
+	if err := r.SyncIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.SessionFilterOn() {
+		t.Error("a sync kept the filter, though it may have brought rows from elsewhere")
+	}
+	again("after a sync")
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := repo.Open(ctx, nopClose{be}, pw, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if r2.SessionFilterOn() {
+		t.Error("a session on a cache holding blobs has a filter")
+	}
+	// A session lock syncs the index again: on a still empty cache the
+	// filter starts again.
+	be2 := mem.New()
+	_, opts2 := newRepo(t, nopClose{be2})
+	r3, err := repo.Open(ctx, nopClose{be2}, pw, opts2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r3.Close()
+	l, err := r3.Lock(ctx, repo.SessionLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	if !r3.SessionFilterOn() {
+		t.Error("a session's lock on an empty cache dropped the filter")
+	}
+}
