@@ -95,12 +95,12 @@ type Repository struct {
 	pendingHigh int                  // the most pending held since the map was last rebuilt
 	recorded    keySet               // in segments recorded in the cache, rows not yet written
 	// onlyOurs, when not nil, holds every blob this session handed to the
-	// cache, which was empty when the repository opened and has gained no
-	// rows from elsewhere since: a blob it has not seen is not in the cache.
-	onlyOurs *sessionFilter
-	unindexed   []index.PackInfo     // uploaded packs awaiting an index segment
-	unindexedAt time.Time            // when the oldest of them was uploaded
-	segMu       sync.Mutex           // serialises segment writes and completions
+	// cache, which held no blob rows at its last sync and has gained none
+	// from elsewhere since: a blob it has not seen is not in the cache.
+	onlyOurs    *sessionFilter
+	unindexed   []index.PackInfo // uploaded packs awaiting an index segment
+	unindexedAt time.Time        // when the oldest of them was uploaded
+	segMu       sync.Mutex       // serialises segment writes and completions
 }
 
 type blobKey struct {
