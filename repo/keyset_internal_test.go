@@ -7,17 +7,23 @@ import (
 	"github.com/cairnbackup/cairn/crypto"
 )
 
-// TestKeySetMatchesAMap adds keys across several merges, some twice, and
-// asks for present and absent ones, against a map.
-func TestKeySetMatchesAMap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	key := func() blobKey {
+// randomKeys returns a source of random blob keys of either type.
+func randomKeys(seed uint64) func() blobKey {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	return func() blobKey {
 		var id crypto.ID
 		for i := range id {
 			id[i] = byte(rng.Uint32())
 		}
 		return blobKey{BlobType(1 + rng.IntN(2)), id}
 	}
+}
+
+// TestKeySetMatchesAMap adds keys across several merges, some twice, and
+// asks for present and absent ones, against a map.
+func TestKeySetMatchesAMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	key := randomKeys(7)
 	var s keySet
 	want := map[blobKey]bool{}
 	var added []blobKey

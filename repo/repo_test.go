@@ -1022,9 +1022,10 @@ func TestOpenReadsConfigAndKeysTogether(t *testing.T) {
 	}
 }
 
-// Snapshots not in the local cache are read several at once, not one
-// round trip after another; so are those a check reads from storage.
-func TestSnapshotsReadTogether(t *testing.T) {
+// withSnapshots makes a repository in memory holding n snapshots, a
+// second apart, and returns its backend and options, closed.
+func withSnapshots(t *testing.T, n int) (*mem.Backend, repo.Options) {
+	t.Helper()
 	ctx := context.Background()
 	be := mem.New()
 	r, opts := newRepo(t, nopClose{be})
@@ -1032,12 +1033,20 @@ func TestSnapshotsReadTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 6 {
+	for i := range n {
 		if _, err := r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Unix(int64(1700000000+i), 0), Tree: root, Paths: []string{"/etc"}, Hostname: "web1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r.Close()
+	return be, opts
+}
+
+// Snapshots not in the local cache are read several at once, not one
+// round trip after another; so are those a check reads from storage.
+func TestSnapshotsReadTogether(t *testing.T) {
+	ctx := context.Background()
+	be, opts := withSnapshots(t, 6)
 	for _, uncached := range []bool{false, true} {
 		gate := &keyReadGate{Backend: be, want: 6, kind: backend.SnapshotFile}
 		opts.CacheDir = t.TempDir() // an empty cache
@@ -1071,18 +1080,7 @@ func TestSnapshotsReadTogether(t *testing.T) {
 // ones list again, and a repository closed before asking closes cleanly.
 func TestPrefetchSnapshots(t *testing.T) {
 	ctx := context.Background()
-	be := mem.New()
-	r, opts := newRepo(t, nopClose{be})
-	root, err := r.SaveTree(ctx, &repo.Tree{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if _, err := r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Unix(int64(1700000000+i), 0), Tree: root, Paths: []string{"/etc"}, Hostname: "web1"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.Close()
+	be, opts := withSnapshots(t, 3)
 	opts.PrefetchSnapshots = true
 	for _, ask := range []bool{true, false} {
 		cb := counted.New(nopClose{be})

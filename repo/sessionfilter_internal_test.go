@@ -1,24 +1,12 @@
 package repo
 
-import (
-	"math/rand/v2"
-	"testing"
-
-	"github.com/cairnbackup/cairn/crypto"
-)
+import "testing"
 
 // TestSessionFilterNeverSaysNoToAKeyItHolds fills the filter past several
 // parts: every key added is a "maybe", and keys never added are mostly a
 // "no" (the reason it exists).
 func TestSessionFilterNeverSaysNoToAKeyItHolds(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	key := func() blobKey {
-		var id crypto.ID
-		for i := range id {
-			id[i] = byte(rng.Uint32())
-		}
-		return blobKey{BlobType(1 + rng.IntN(2)), id}
-	}
+	key := randomKeys(3)
 	var f sessionFilter
 	added := make([]blobKey, 0, 5*filterFirst)
 	for range 5 * filterFirst {
