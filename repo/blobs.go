@@ -309,7 +309,11 @@ func (r *Repository) writeSegment(ctx context.Context) error {
 	r.shrinkPending()
 	full := r.recorded.len() >= recordedBlobs
 	r.mu.Unlock()
-	r.logf("wrote index segment %s for %d packs", id.Short(), len(packs))
+	if deferRows {
+		r.logf("wrote index segment %s for %d packs (its cache rows wait for the end of the session)", id.Short(), len(packs))
+	} else {
+		r.logf("wrote index segment %s for %d packs", id.Short(), len(packs))
+	}
 	if full {
 		return r.completeRecordedLocked()
 	}

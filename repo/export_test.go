@@ -48,14 +48,6 @@ func (r *Repository) RecordedCount() int {
 	return r.recorded.len()
 }
 
-// DeferRowsAbove sets how many blobs the cache must hold before a
-// session's segments are only recorded, and returns the old value.
-func DeferRowsAbove(n int) int {
-	old := deferAbove
-	deferAbove = n
-	return old
-}
-
 // SessionFilterOn reports whether the session answers for absent blobs
 // without asking the cache (it opened on an empty cache).
 func (r *Repository) SessionFilterOn() bool {

@@ -132,6 +132,16 @@ const (
 // deferAbove is a variable so that tests can defer rows in small caches.
 var deferAbove = 1 << 20
 
+// DeferRowsAbove sets how many blobs the cache must hold before a
+// session's segments are only recorded (default 1<<20), and returns the
+// old value. For tests, including the crash tests of the built binary
+// (CAIRN_TEST_DEFER_ROWS_ABOVE); call it before opening a repository.
+func DeferRowsAbove(n int) int {
+	old := deferAbove
+	deferAbove = n
+	return old
+}
+
 func (r *Repository) now() time.Time {
 	if r.opts.Now != nil {
 		return r.opts.Now()

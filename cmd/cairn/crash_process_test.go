@@ -343,6 +343,14 @@ func crashCases() []crashCase {
 			w.addSnapshot(0)
 			w.addSnapshot(1)
 		}},
+		// The same with every index segment's rows deferred to the end of
+		// the session (what a cache of a million blobs does): a kill
+		// between a recorded segment and its rows must lose nothing.
+		{name: "snapshot-deferred-rows", args: []string{"snapshot", "--json", "SRC"}, setup: func(w *crashWorld) {
+			w.env = append(w.env, testDeferRowsEnv+"=0")
+			w.addSnapshot(0)
+			w.addSnapshot(1)
+		}},
 		{name: "forget-prune", args: []string{"forget", "--keep-last", "2", "--group-by", "host", "--prune"}, setup: func(w *crashWorld) {
 			for i := range 3 {
 				id := w.addSnapshot(i)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/internal/crashpoint"
+	"github.com/cairnbackup/cairn/repo"
 )
 
 // testKillAtCallEnv, for tests only, names a backend call (counting from
@@ -17,6 +18,19 @@ import (
 // point where it touches storage. Unset or not a positive number, nothing
 // is counted.
 const testKillAtCallEnv = "CAIRN_TEST_KILL_AT_CALL"
+
+// testDeferRowsEnv, for tests only, sets how many blobs the index cache
+// must hold before a session's index rows are deferred to its end
+// (repo.DeferRowsAbove), so that crash tests reach that path with small
+// repositories. Unset or not a number, the default holds.
+const testDeferRowsEnv = "CAIRN_TEST_DEFER_ROWS_ABOVE"
+
+// testHooks applies the test-only settings the environment asks for.
+func testHooks(getenv func(string) string) {
+	if n, err := strconv.Atoi(getenv(testDeferRowsEnv)); err == nil && n >= 0 {
+		repo.DeferRowsAbove(n)
+	}
+}
 
 var (
 	crashOnce    sync.Once

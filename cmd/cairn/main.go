@@ -23,6 +23,7 @@ const gcPercent = 50
 
 func main() {
 	tuneRuntime(os.Getenv)
+	testHooks(os.Getenv)
 	// CAIRN_CPUPROFILE=FILE writes a CPU profile of the whole run, for
 	// bench/ and for reports of slow runs.
 	if path := os.Getenv("CAIRN_CPUPROFILE"); path != "" {
