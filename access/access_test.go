@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairnbackup/cairn/config"
 	"github.com/cairnbackup/cairn/repo"
@@ -244,5 +245,50 @@ func TestLocationErrors(t *testing.T) {
 	}
 	if _, _, err = o.Init(ctx, InitOptions{PackSize: repo.DefaultPackSize}); !errors.Is(err, repo.ErrExists) || !errors.As(err, &le) || le.Location != empty {
 		t.Errorf("second init: %v (%#v)", err, le)
+	}
+}
+
+// A read-only open lists and reads the snapshots while the repository
+// opens: the command's first Snapshots call asks storage nothing. Other
+// opens leave the listing to the command (prune lists under its lock).
+func TestReadOnlyOpenReadsSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{
+		Locations: []Location{{Addr: filepath.Join(dir, "repo"), Enabled: true}},
+		Secret:    Secret{PasswordFile: writeFile(t, "pw", "secret", 0o600)},
+	}
+	opts.CacheDir = filepath.Join(dir, "cache-init")
+	r, _, err := New(opts).Init(ctx, InitOptions{Compression: repo.NewRepositoryCompression, PackSize: repo.DefaultPackSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := r.SaveTree(ctx, &repo.Tree{})
+	if err == nil {
+		_, err = r.SaveSnapshot(ctx, &repo.Snapshot{Time: time.Unix(1700000000, 0), Tree: root, Paths: []string{"/etc"}, Hostname: "h"})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	for i, readOnly := range []bool{true, false} {
+		opts.CacheDir = filepath.Join(dir, fmt.Sprintf("cache-%d", i)) // empty: the snapshot must be read
+		o := New(opts)
+		r, err := o.Open(ctx, OpenOptions{ReadOnly: readOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := o.Requests()
+		snaps, err := r.Snapshots(ctx, nil)
+		got := o.Requests().Sub(before)
+		r.Close()
+		if err != nil || len(snaps) != 1 {
+			t.Fatalf("read-only %v: %d snapshots, %v", readOnly, len(snaps), err)
+		}
+		if readOnly && got.Requests() != 0 {
+			t.Errorf("read-only open: the first Snapshots made requests: %v", got)
+		}
+		if !readOnly && got.List == 0 {
+			t.Errorf("plain open: the first Snapshots listed nothing (%v)", got)
+		}
 	}
 }

@@ -56,7 +56,7 @@ func Init(ctx context.Context, be backend.Backend, creds Credentials, iopts Init
 	if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, backend.NewByteReader(b)); err != nil {
 		return nil, fmt.Errorf("save config: %w", err)
 	}
-	if err := r.start(ctx); err != nil {
+	if err := r.start(ctx, nil); err != nil {
 		return nil, err
 	}
 	return r, nil

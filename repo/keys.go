@@ -66,13 +66,9 @@ func (r *Repository) readAllKeyFiles(ctx context.Context) (*keyFiles, error) {
 	return &keyFiles{ids: ids, raws: raws, errs: errs}, nil
 }
 
-// loadKeys reads and parses every key file. A malformed one is reported
-// and skipped so that one damaged key never locks a user out.
-func (r *Repository) loadKeys(ctx context.Context) ([]*KeyFile, error) {
-	return r.decodeKeys(ctx, nil)
-}
-
 // decodeKeys parses the key files pre, or those read now when pre is nil.
+// A malformed one is reported and skipped so that one damaged key never
+// locks a user out.
 func (r *Repository) decodeKeys(ctx context.Context, pre *keyFiles) ([]*KeyFile, error) {
 	if pre == nil {
 		var err error
@@ -150,7 +146,7 @@ type KeyInfo struct {
 
 // Keys lists the repository's key files, oldest first.
 func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
-	keys, err := r.loadKeys(ctx)
+	keys, err := r.decodeKeys(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

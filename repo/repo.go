@@ -83,7 +83,6 @@ type Repository struct {
 	// firstListing is the index listing OpenConfig started; the first
 	// SyncIndex takes it.
 	firstListing chan idListing
-	snapListing  chan idListing // the snapshot listing OpenConfig started
 	// snapsReady delivers the snapshot listing that PrefetchSnapshots made,
 	// once the snapshots it names are read; the first Snapshots takes it.
 	snapsReady  chan idListing
@@ -289,7 +288,6 @@ func OpenConfig(ctx context.Context, be backend.Backend, sc *StoredConfig, creds
 		return nil, err
 	}
 	r.firstListing = listed
-	r.snapListing = snaps
 	cfg, err := decodeConfig(raw, r.key.Sealer())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", be.Location(), err)
@@ -298,14 +296,16 @@ func OpenConfig(ctx context.Context, be backend.Backend, sc *StoredConfig, creds
 		return nil, fmt.Errorf("%w: config polynomial differs from the master key's", ErrCorrupt)
 	}
 	r.cfg = *cfg
-	if err := r.start(ctx); err != nil {
+	if err := r.start(ctx, snaps); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// start prepares the codec, packer and index cache of an unlocked repository.
-func (r *Repository) start(ctx context.Context) error {
+// start prepares the codec, packer and index cache of an unlocked
+// repository. snaps, when not nil, delivers a snapshot listing whose
+// snapshots are read while the index syncs (Options.PrefetchSnapshots).
+func (r *Repository) start(ctx context.Context, snaps <-chan idListing) error {
 	var err error
 	if r.codec, err = newBlobCodec(r.key, r.cfg.Compression, !r.opts.NoVerify); err != nil {
 		return err
@@ -326,8 +326,7 @@ func (r *Repository) start(ctx context.Context) error {
 	}
 	r.snapCache, r.treeCache = newObjCache(r, "snapshots"), newObjCache(r, "trees")
 	r.treeStash = newTreeStash()
-	if l := r.snapListing; l != nil {
-		r.snapListing = nil
+	if l := snaps; l != nil {
 		ready := make(chan idListing, 1)
 		r.snapsReady = ready
 		go r.prefetchSnapshots(ctx, l, ready)

@@ -43,7 +43,7 @@ func newFilterPart(keys int) filterPart {
 // of its id, mixed with its type.
 func probes(k blobKey) (h1, h2 uint64) {
 	h1 = binary.LittleEndian.Uint64(k.id[0:8]) ^ uint64(k.t)*0x9e3779b97f4a7c15
-	h2 = binary.LittleEndian.Uint64(k.id[8:filterIDBytes]) | 1
+	h2 = binary.LittleEndian.Uint64(k.id[8:16]) | 1
 	return h1, h2
 }
 

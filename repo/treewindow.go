@@ -33,11 +33,12 @@ type cacheStore struct{ c *objCache }
 func (s cacheStore) has(id ID) bool          { return s.c.get(id) != nil }
 func (s cacheStore) put(id ID, plain []byte) { s.c.put(id, plain) }
 
-// windowPlan is a ranged read of a tree pack: the tree wanted and its
-// neighbours, in offset order.
+// windowPlan is a ranged read of a tree pack: the tree wanted (target)
+// and its neighbours (trees, in offset order, target among them).
 type windowPlan struct {
 	pack       ID
 	start, end int64
+	target     pack.Entry
 	trees      []pack.Entry
 }
 
@@ -58,7 +59,7 @@ func (r *Repository) planTreeWindow(id ID) (w windowPlan, ok bool) {
 		return w, false // no neighbour to bring along
 	}
 	last := win[len(win)-1]
-	return windowPlan{pack: loc.Pack, start: int64(win[0].Offset), end: int64(last.Offset) + int64(last.Length), trees: win}, true
+	return windowPlan{pack: loc.Pack, start: int64(win[0].Offset), end: int64(last.Offset) + int64(last.Length), target: loc.Entry, trees: win}, true
 }
 
 // loadTreeWindow reads the tree blob id together with the tree blobs next
@@ -166,15 +167,16 @@ func (s *treeStash) take(id ID) []byte {
 	return b
 }
 
-// begin registers the window w as being read for tree id at offset off,
-// unless id is in the stash by now or a window being read covers it: then
-// it returns a channel to wait on before taking id from the stash.
-func (s *treeStash) begin(w windowPlan, id ID, off int64) (wait <-chan struct{}, rd *stashRead) {
+// begin registers the window w as being read, unless its target is in
+// the stash by now or a window being read covers it: then it returns a
+// channel to wait on before taking the target from the stash.
+func (s *treeStash) begin(w windowPlan) (wait <-chan struct{}, rd *stashRead) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.trees[id]; ok {
+	if _, ok := s.trees[w.target.ID]; ok {
 		return closed, nil
 	}
+	off := int64(w.target.Offset)
 	for _, o := range s.reading {
 		if o.pack == w.pack && o.start <= off && off < o.end {
 			return o.done, nil
@@ -195,7 +197,8 @@ func (s *treeStash) end(rd *stashRead) {
 
 // loadTreeStashed reads tree id from storage for an uncached walk: from
 // the stash when an earlier window brought it, else with a window of its
-// own (or by waiting for one being read that holds it), else alone.
+// own, after waiting once for a window being read that holds it; else
+// alone.
 func (r *Repository) loadTreeStashed(ctx context.Context, id ID) (*Tree, []byte, error) {
 	s := r.treeStash
 	for waited := false; ; waited = true {
@@ -208,25 +211,23 @@ func (r *Repository) loadTreeStashed(ctx context.Context, id ID) (*Tree, []byte,
 		if !ok {
 			break
 		}
-		loc := slices.IndexFunc(w.trees, func(e pack.Entry) bool { return e.ID == id })
-		wait, rd := s.begin(w, id, int64(w.trees[loc].Offset))
-		if wait != nil && !waited {
-			select {
-			case <-wait:
-				continue
-			case <-ctx.Done():
-				return nil, nil, ctx.Err()
+		wait, rd := s.begin(w)
+		if rd != nil {
+			t, plain, ok := r.readTreeWindow(ctx, id, w, s)
+			s.end(rd)
+			if ok {
+				return t, plain, nil
 			}
+			break
 		}
-		if rd == nil {
-			break // waited once already: read it alone
+		if waited {
+			break // the window we waited for did not bring it: read it alone
 		}
-		t, plain, ok := r.readTreeWindow(ctx, id, w, s)
-		s.end(rd)
-		if ok {
-			return t, plain, nil
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
 		}
-		break
 	}
 	return r.loadTreeBlob(ctx, id)
 }
