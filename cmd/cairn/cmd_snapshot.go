@@ -213,8 +213,10 @@ func (g *globalOptions) reportSnapshot(res *archiver.Result) {
 	g.printf("files:   %d new, %s, %d unchanged; %d folders\n", s.FilesNew, changed, s.FilesUnchanged, s.Dirs)
 	g.printf("added:   %s (%s stored after compression) in %d blobs\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored), s.BlobsAdded)
 	el := s.End.Sub(s.Start)
-	g.printf("read:    %s of %s in %s (%s/s): %s chunked, %s hashed only\n", formatBytes(s.BytesRead), formatBytes(s.TotalSize), formatDuration(el),
-		formatBytes(uint64(float64(s.BytesRead)/max(el.Seconds(), 0.001))), formatBytes(s.BytesChunked), formatBytes(s.BytesHashedOnly))
+	// Read can pass the files' size: a grown file's last old chunk is read
+	// once to check its prefix and again to be chunked with what follows.
+	g.printf("read:    %s in %s (%s/s) for %s of files: %s chunked, %s hashed only\n", formatBytes(s.BytesRead), formatDuration(el),
+		formatBytes(uint64(float64(s.BytesRead)/max(el.Seconds(), 0.001))), formatBytes(s.TotalSize), formatBytes(s.BytesChunked), formatBytes(s.BytesHashedOnly))
 	g.printf("storage: %s\n", req)
 }
 

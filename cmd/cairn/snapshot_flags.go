@@ -96,7 +96,7 @@ func (g *globalOptions) reportDryRun(res *archiver.Result, parent *repo.Snapshot
 	}
 	g.printf("dry run: nothing was written\n")
 	g.printf("files:   %d new, %d changed, %d unchanged; %d folders\n", s.FilesNew, s.FilesChanged, s.FilesUnchanged, s.Dirs)
-	g.printf("read:    %s of %s\n", formatBytes(s.BytesRead), formatBytes(s.TotalSize))
+	g.printf("read:    %s for %s of files\n", formatBytes(s.BytesRead), formatBytes(s.TotalSize))
 	g.printf("would add: %s of file data in %d new blob(s), %s with folder listings (before compression)\n",
 		formatBytes(s.BytesAdded), s.BlobsAdded, formatBytes(s.BytesStored))
 	if res.Unchanged {
