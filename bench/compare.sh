@@ -27,8 +27,9 @@
 # KOPIA=1 (or KOPIA_BIN=PATH) adds kopia to the src corpus's snapshot steps
 # (default: kopia v0.22.3 built from the module proxy into WORKDIR/bin),
 # with its default policy (no compression); its times print below the table.
-# The ceiling line is what `go test ./repo -bench Stage` implies for this
-# machine's cores: the stages' ns per byte summed, divided over the cores.
+# The ceiling lines (bench/ceiling.sh) are what `go test ./repo -bench Stage`
+# implies for this machine's cores: the stages' ns per byte summed, divided
+# over the cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-bench}
@@ -217,15 +218,11 @@ done
 rm -rf "$work/run"
 [ -n "$kopia" ] && echo "kopia: $("$kopia" --version 2>&1 | head -1)" >> "$work/kopia.txt"
 
-# The ceiling the stage benchmarks imply: every byte of a first snapshot
-# is chunked, hashed twice (blob id, content hash), compressed, sealed and
-# verified; the work spreads over the cores, except chunking, which is one
-# lane per file.
-ceiling=$(cd "$root" && go test ./repo -run '^$' -bench 'Stage/(chunk|blobid|contenthash|compress-fastest|seal|verify)/' -benchtime 3x 2>/dev/null |
-  awk -v cores="$(nproc)" '/MB\/s/ { split($1, p, "/"); set = p[3]; sub(/-[0-9]+$/, "", set); for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") { ns[set] += 1000 / $i; if (p[2] == "chunk") chunk[set] = 1000 / $i } }
-    END { for (s in ns) { many = cores * 1000 / ns[s]; one = 1000 / chunk[s]; printf "%s %.0f MB/s (one big file: %.0f MB/s, the chunker lane); ", s, many, (one < many ? one : many) } }')
+# The ceilings the stage benchmarks imply, measured after the tools ran,
+# on the same machine state.
+ceiling=$("$root/bench/ceiling.sh")
 echo
 echo "cairn $("$work/cairn" --version | awk '{print $3}'), $("$restic" version | cut -d' ' -f1-2), $("$restic14" version | cut -d' ' -f1-2), $(nproc) cores"
-echo "ceiling from go test ./repo -bench Stage, for $(nproc) cores: $ceiling"
+echo "$ceiling"
 cat "$results"
 if [ -f "$work/kopia.txt" ]; then echo; cat "$work/kopia.txt"; rm -f "$work/kopia.txt"; fi

@@ -1,8 +1,9 @@
 package repo_test
 
 // Per-stage throughput of the write path (chunk, hash, compress, seal, and
-// the reverse for verification) on random and on log-like data, and save
-// throughput end to end into a local repository.
+// the reverse for verification), of reading and writing files through the
+// page cache, on random and on log-like data, and save throughput end to
+// end into a local repository.
 //
 //	go test ./repo -run XXX -bench 'Stage|SaveBlobLocal' -benchtime 3x
 //
@@ -15,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -320,6 +323,58 @@ var stages = []struct {
 			}
 		}
 		b.ReportMetric(float64(sealedLen)/float64(len(d.data)), "stored/raw")
+	}},
+	{"read", func(b *testing.B, d *stageData) {
+		// What a snapshot pays the kernel to read a file from the page
+		// cache, in the archiver's 1 MiB reads.
+		path := filepath.Join(b.TempDir(), "data")
+		if err := os.WriteFile(path, d.data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 1<<20)
+		b.ResetTimer()
+		for b.Loop() {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if _, err := f.Read(buf); errors.Is(err, io.EOF) {
+					break
+				} else if err != nil {
+					b.Fatal(err)
+				}
+			}
+			f.Close()
+		}
+	}},
+	{"write", func(b *testing.B, d *stageData) {
+		// What a restore pays the kernel to write a new file into the
+		// page cache, a chunk at a time at its offset (the last file is
+		// removed outside the timing).
+		path, chunks := filepath.Join(b.TempDir(), "data"), d.chunks()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var off int64
+			for _, c := range chunks {
+				if _, err := f.WriteAt(c, off); err != nil {
+					b.Fatal(err)
+				}
+				off += int64(len(c))
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}},
 }
 
