@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -76,15 +77,54 @@ type staged struct {
 	t   backend.FileType
 	f   *os.File
 	tmp string // the temporary name; "" for an unnamed file
+
+	// buf gathers small writes (a pack of small files' blobs is written a
+	// blob at a time: a million 300-byte blobs were a million write
+	// system calls, 1.8 s of a snapshot's CPU). It is made by the first
+	// write smaller than it; larger writes go straight to the file when
+	// it is empty.
+	buf *bufio.Writer
 }
 
+// stageBufSize is the size of a staged object's write buffer.
+const stageBufSize = 256 << 10
+
 func (s *staged) Write(p []byte) (int, error) {
+	if s.buf == nil {
+		if len(p) >= stageBufSize {
+			return s.write(p)
+		}
+		s.buf = stageBufs.Get().(*bufio.Writer)
+		s.buf.Reset(stagedFile{s})
+	}
+	return s.buf.Write(p)
+}
+
+// stageBufs recycle the write buffers of staged objects.
+var stageBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, stageBufSize) }}
+
+// releaseBuf returns the object's write buffer, if it has one, to the pool.
+func (s *staged) releaseBuf() {
+	if s.buf != nil {
+		s.buf.Reset(nil)
+		stageBufs.Put(s.buf)
+		s.buf = nil
+	}
+}
+
+// write writes p to the file.
+func (s *staged) write(p []byte) (int, error) {
 	n, err := s.f.Write(p)
 	if err != nil {
 		err = fmt.Errorf("write staged %s object: %w", s.t, mapErr(err))
 	}
 	return n, err
 }
+
+// stagedFile is the file under a staged object's buffer.
+type stagedFile struct{ s *staged }
+
+func (w stagedFile) Write(p []byte) (int, error) { return w.s.write(p) }
 
 // Commit makes the object durable under name: fsync, then a name in its
 // folder (a link of the unnamed file to a temporary name, renamed into
@@ -101,6 +141,13 @@ func (s *staged) Commit(ctx context.Context, name string) (err error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.buf != nil {
+		err := s.buf.Flush()
+		s.releaseBuf()
+		if err != nil {
+			return fmt.Errorf("save %s: %w", h, err)
+		}
 	}
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("save %s: fsync: %w", h, mapErr(err))
@@ -149,6 +196,7 @@ func linkUnnamed(f *os.File, dir string) (string, error) {
 
 // Abort discards the object.
 func (s *staged) Abort() {
+	s.releaseBuf()
 	if s.f != nil {
 		s.f.Close()
 		s.f = nil

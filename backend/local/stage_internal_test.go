@@ -82,3 +82,83 @@ func TestStageLeavesNoTemporaryFiles(t *testing.T) {
 		}
 	}
 }
+
+// A pack of small blobs is written a blob at a time: the writes are
+// gathered (the file holds less than was written until Commit), a write
+// as large as the buffer goes straight through when nothing waits, and
+// Commit stores every byte in order.
+func TestStagedWritesAreGathered(t *testing.T) {
+	be, err := Create(filepath.Join(t.TempDir(), "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	size := func(s backend.Staged) int64 {
+		t.Helper()
+		fi, err := s.(*staged).f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+
+	big := bytes.Repeat([]byte{'B'}, stageBufSize)
+	s, err := be.Stage(ctx, backend.PackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(s); got != int64(len(big)) {
+		t.Fatalf("a write of the buffer's size left %d bytes in the file, want all %d", got, len(big))
+	}
+	var want bytes.Buffer
+	want.Write(big)
+	for i := range 2000 {
+		blob := bytes.Repeat([]byte{byte(i)}, 300)
+		if _, err := s.Write(blob); err != nil {
+			t.Fatal(err)
+		}
+		want.Write(blob)
+	}
+	if got := size(s); got >= int64(want.Len()) {
+		t.Fatalf("2000 small writes reached the file one by one (%d bytes there): not gathered", got)
+	}
+	name := strings.Repeat("ef", 32)
+	if err := s.Commit(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	got, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.PackFile, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("committed object: %d bytes, want %d, or not in order", len(got), want.Len())
+	}
+
+	// Aborted with bytes still gathered: nothing is left, and the buffer
+	// serves the next object clean.
+	s, err = be.Stage(ctx, backend.PackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("never stored")); err != nil {
+		t.Fatal(err)
+	}
+	s.Abort()
+	s, err = be.Stage(ctx, backend.PackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("stored")); err != nil {
+		t.Fatal(err)
+	}
+	name = strings.Repeat("fa", 32)
+	if err := s.Commit(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.PackFile, Name: name}); err != nil || string(got) != "stored" {
+		t.Fatalf("object after an abort: %q, %v", got, err)
+	}
+}
