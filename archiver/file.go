@@ -162,9 +162,6 @@ func (a *archiver) saveFile(ctx context.Context, ch *chunk.Chunker, job fileJob)
 			break
 		}
 		a.notice(job.path, "changed while being read: reading it again")
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return node, err
-		}
 	}
 	node.Size, node.Content, node.Hash = c.size, c.extents, c.hash
 	if c.chunked && a.content != nil && c.size >= chunk.MinSize {
@@ -260,9 +257,8 @@ func (fr *fileReader) wait() {
 // files are read by their data regions only; their holes are recorded,
 // not stored.
 func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t) (content, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return content{}, err
-	}
+	// Every read below says where it reads (pread): the file's offset,
+	// which a first attempt or a prefix hash may have moved, plays no part.
 	fr := &fileReader{a: a, ch: ch, hasher: repo.GetContentHasher(), inline: st.Size < chunk.MinSize}
 	defer repo.PutContentHasher(fr.hasher)
 	if !fr.inline {
@@ -376,7 +372,7 @@ func (fr *fileReader) readSmall(ctx context.Context, f *os.File, size int64) err
 	buf := smallBufs.Get().(*[]byte)
 	defer smallBufs.Put(buf)
 	b := (*buf)[:size]
-	n, err := io.ReadFull(f, b)
+	n, err := io.ReadFull(io.NewSectionReader(f, 0, size), b)
 	if err != nil && err != io.ErrUnexpectedEOF {
 		return fmt.Errorf("read: %w", err)
 	}
