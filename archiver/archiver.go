@@ -103,7 +103,14 @@ type Options struct {
 	// goes on.
 	ReadThread func() error
 
-	FileWorkers int   // files read at once; 0 means 2
+	// FileWorkers is how many files are read at once; 0 means 4. At most
+	// two of them (or FileWorkers, if fewer) read files that are cut into
+	// chunks (a chunk or more, or sparse), each with a chunker of the two:
+	// small files wait mostly on system calls and want more in flight (a
+	// million of them: 14.8 s with two workers, 12.5 s with four), large
+	// ones use a core each and hold buffers, and a disk serves two streams
+	// better than four.
+	FileWorkers int
 	BlobWorkers int   // chunks hashed, compressed and sealed at once; 0 means GOMAXPROCS
 	MemoryLimit int64 // chunk bytes in flight; 0 means 16 MiB (two chunks of the largest size), never less than one
 }
@@ -165,16 +172,19 @@ type Result struct {
 var ErrSourceMissing = errors.New("archiver: source path missing")
 
 type archiver struct {
-	repo   Repo
-	opts   Options
-	names  *names
-	mem    *semaphore.Weighted
-	blobs  chan blobJob
-	files  chan fileJob
-	prog   *Progress
-	sum    summary
-	failed atomic.Pointer[error]
-	cancel context.CancelFunc
+	repo  Repo
+	opts  Options
+	names *names
+	mem   *semaphore.Weighted
+	// chunkers are the chunkers of the files being read that need one
+	// (a chunk or more, or sparse): at most maxLargeFiles at once.
+	chunkers chan *chunk.Chunker
+	blobs    chan blobJob
+	files    chan fileJob
+	prog     *Progress
+	sum      summary
+	failed   atomic.Pointer[error]
+	cancel   context.CancelFunc
 	// content is the repository's content index, when it has one.
 	content ContentIndex
 
@@ -233,9 +243,21 @@ func Snapshot(ctx context.Context, r Repo, opts Options) (*Result, error) {
 	return &Result{Snapshot: snap, ID: id}, nil
 }
 
+// maxLargeFiles is how many files of a chunk or more are read at once.
+const maxLargeFiles = 2
+
+// newChunkers returns a pool of n chunkers.
+func newChunkers(n int, pol uint64) chan *chunk.Chunker {
+	ch := make(chan *chunk.Chunker, n)
+	for range n {
+		ch <- chunk.New(pol)
+	}
+	return ch
+}
+
 func newArchiver(r Repo, opts Options) *archiver {
 	if opts.FileWorkers <= 0 {
-		opts.FileWorkers = 2
+		opts.FileWorkers = 4
 	}
 	if opts.BlobWorkers <= 0 {
 		opts.BlobWorkers = runtime.GOMAXPROCS(0)
@@ -248,9 +270,10 @@ func newArchiver(r Repo, opts Options) *archiver {
 	content, _ := r.(ContentIndex)
 	return &archiver{
 		repo: r, opts: opts, names: newNames(), prog: opts.Progress, content: content,
-		mem:   semaphore.NewWeighted(opts.MemoryLimit),
-		blobs: make(chan blobJob, opts.BlobWorkers),
-		files: make(chan fileJob, opts.FileWorkers),
+		mem:      semaphore.NewWeighted(opts.MemoryLimit),
+		chunkers: newChunkers(min(opts.FileWorkers, maxLargeFiles), r.Config().Polynomial),
+		blobs:    make(chan blobJob, opts.BlobWorkers),
+		files:    make(chan fileJob, opts.FileWorkers),
 	}
 }
 

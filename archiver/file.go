@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,10 +67,9 @@ func (e *repoError) Error() string { return e.err.Error() }
 func (e *repoError) Unwrap() error { return e.err }
 
 func (a *archiver) fileWorker(ctx context.Context) {
-	ch := chunk.New(a.repo.Config().Polynomial)
 	for job := range a.files {
 		a.prog.start(job.path)
-		node, err := a.saveFile(ctx, ch, job)
+		node, err := a.saveFile(ctx, job)
 		a.prog.done(job.path)
 		var re *repoError
 		switch {
@@ -116,40 +114,50 @@ func (a *archiver) saveChunk(ctx context.Context, data []byte, res *blobResult) 
 	}
 }
 
-// openFile opens a regular file for reading without updating its access
-// time where allowed, never following a symlink, and never blocking on a
-// fifo that replaced the file since it was listed.
-func openFile(path string) (*os.File, error) {
-	flags := os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-	f, err := os.OpenFile(path, flags|syscall.O_NOATIME, 0)
-	if errors.Is(err, syscall.EPERM) {
-		f, err = os.OpenFile(path, flags, 0)
-	}
-	return f, err
+// needsChunker reports whether a file of this status is cut into chunks:
+// one of a chunk or more, or a sparse one. A smaller file is one chunk,
+// read whole.
+func needsChunker(st *syscall.Stat_t) bool {
+	return st.Size >= chunk.MinSize || st.Blocks*512 < st.Size
 }
 
 // saveFile reads a file and returns its node with content. A file that
 // changes while it is read is read once more.
-func (a *archiver) saveFile(ctx context.Context, ch *chunk.Chunker, job fileJob) (repo.Node, error) {
-	f, err := openFile(job.path)
+func (a *archiver) saveFile(ctx context.Context, job fileJob) (repo.Node, error) {
+	f, err := openSource(job.path)
 	if err != nil {
 		return job.node, err
 	}
 	defer f.Close()
 	node := job.node
-	st, err := fstat(f)
+	st, err := f.stat()
 	if err != nil {
 		return node, err
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return node, fmt.Errorf("no longer a regular file")
 	}
+	// A file that needs a chunker waits for one of the few there are; a
+	// small one (most of a million configuration files) reads past.
+	var ch *chunk.Chunker
+	defer func() {
+		if ch != nil {
+			a.chunkers <- ch
+		}
+	}()
 	var c content
 	for attempt := 0; ; attempt++ {
+		if ch == nil && needsChunker(st) {
+			select {
+			case ch = <-a.chunkers:
+			case <-ctx.Done():
+				return node, ctx.Err()
+			}
+		}
 		if c, err = a.readFile(ctx, ch, f, st, &job); err != nil {
 			return node, err
 		}
-		after, err := fstat(f)
+		after, err := f.stat()
 		if err != nil {
 			return node, err
 		}
@@ -176,14 +184,6 @@ func (a *archiver) saveFile(ctx context.Context, ch *chunk.Chunker, job fileJob)
 		a.sum.filesChanged.Add(1)
 	}
 	return node, nil
-}
-
-func fstat(f *os.File) (*syscall.Stat_t, error) {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-		return nil, fmt.Errorf("stat: %w", err)
-	}
-	return &st, nil
 }
 
 func sameStat(a, b *syscall.Stat_t) bool {
@@ -256,7 +256,7 @@ func (fr *fileReader) wait() {
 // readContent reads a whole file, up to the size st gives it. Sparse
 // files are read by their data regions only; their holes are recorded,
 // not stored.
-func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t) (content, error) {
+func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t) (content, error) {
 	// Every read below says where it reads (pread): the file's offset,
 	// which a first attempt or a prefix hash may have moved, plays no part.
 	fr := &fileReader{a: a, ch: ch, hasher: repo.GetContentHasher(), inline: st.Size < chunk.MinSize}
@@ -365,7 +365,7 @@ var smallBufs = sync.Pool{New: func() any { b := make([]byte, chunk.MinSize); re
 // would read until end of file (a second read system call per file). A
 // file that grew or shrank meanwhile is read again: saveFile compares its
 // status before and after.
-func (fr *fileReader) readSmall(ctx context.Context, f *os.File, size int64) error {
+func (fr *fileReader) readSmall(ctx context.Context, f *sourceFile, size int64) error {
 	if size == 0 {
 		return nil
 	}
@@ -420,8 +420,8 @@ func hashZeros(h hash.Hash, n uint64) {
 }
 
 // readSparse walks a file's data regions with SEEK_DATA and SEEK_HOLE.
-func (fr *fileReader) readSparse(ctx context.Context, f *os.File, size int64) error {
-	fd := int(f.Fd())
+func (fr *fileReader) readSparse(ctx context.Context, f *sourceFile, size int64) error {
+	fd := f.fd
 	var off int64
 	for off < size {
 		data, err := unix.Seek(fd, off, unix.SEEK_DATA)

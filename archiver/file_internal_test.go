@@ -2,10 +2,12 @@ package archiver
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cairnbackup/cairn/chunk"
 	"github.com/cairnbackup/cairn/internal/repotest"
@@ -36,12 +38,12 @@ func TestReadsStopAtTheStatedSize(t *testing.T) {
 	if err := os.WriteFile(path, data[:stated], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := openFile(path)
+	f, err := openSource(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	st, err := fstat(f)
+	st, err := f.stat()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestReadsStopAtTheStatedSize(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if st, err = fstat(f); err != nil {
+	if st, err = f.stat(); err != nil {
 		t.Fatal(err)
 	}
 	const grown = stated + 512<<10
@@ -87,5 +89,62 @@ func TestReadsStopAtTheStatedSize(t *testing.T) {
 	}
 	if sum != grown {
 		t.Errorf("grown read: extents of %d bytes for %d", sum, grown)
+	}
+}
+
+// Four files are read at once, but at most two that need a chunker (a
+// chunk or more, or sparse): small files never wait for a chunker. With
+// every chunker taken, a snapshot of small files still finishes; with one
+// large file among them it finishes on the one chunker left, and gives it
+// back.
+func TestSmallFilesDoNotWaitForAChunker(t *testing.T) {
+	for _, tc := range []struct{ workers, chunkers int }{{0, 2}, {1, 1}, {3, 2}, {8, 2}} {
+		if a := newArchiver(repotest.New(t), Options{FileWorkers: tc.workers}); cap(a.chunkers) != tc.chunkers || len(a.chunkers) != tc.chunkers {
+			t.Fatalf("FileWorkers %d: %d chunkers, want %d", tc.workers, cap(a.chunkers), tc.chunkers)
+		}
+	}
+	if a := newArchiver(repotest.New(t), Options{}); a.opts.FileWorkers != 4 {
+		t.Fatalf("default file workers %d, want 4", a.opts.FileWorkers)
+	}
+
+	src := t.TempDir()
+	for i := range 40 {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("small%02d", i)), []byte("a small file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := repotest.New(t)
+	// A deadline, so that a regression fails instead of hanging; no timing is measured.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a := newArchiver(r, Options{Paths: []string{src}})
+	a.cancel = cancel
+	<-a.chunkers // both taken, for good
+	<-a.chunkers
+	if _, err := a.run(ctx); err != nil {
+		t.Fatalf("small files with every chunker taken: %v", err)
+	}
+	if n := a.sum.filesNew.Load(); n != 40 {
+		t.Fatalf("%d files stored, want 40", n)
+	}
+
+	big := make([]byte, chunk.MinSize)
+	for i := range big {
+		big[i] = byte(i * 7 / 5)
+	}
+	if err := os.WriteFile(filepath.Join(src, "large"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a = newArchiver(r, Options{Paths: []string{src}})
+	a.cancel = cancel
+	<-a.chunkers // one taken, for good
+	if _, err := a.run(ctx); err != nil {
+		t.Fatalf("a large file with one chunker free: %v", err)
+	}
+	if n := a.sum.filesNew.Load(); n != 41 {
+		t.Fatalf("%d files stored, want 41", n)
+	}
+	if len(a.chunkers) != 1 {
+		t.Fatalf("%d chunkers back after the snapshot, want the one lent", len(a.chunkers))
 	}
 }

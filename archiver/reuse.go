@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -35,7 +34,7 @@ type ContentIndex interface {
 //     file the content index knows (renamed, rotated, copied), is hashed;
 //     when the hash matches, it takes that file's chunk list;
 //   - anything else, and a sparse file, is chunked in full.
-func (a *archiver) readFile(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t, job *fileJob) (content, error) {
+func (a *archiver) readFile(ctx context.Context, ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, error) {
 	size := uint64(st.Size)
 	if !a.opts.ReadAll && st.Blocks*512 >= st.Size { // not sparse
 		if prev := growable(job.prev, size); prev != nil {
@@ -75,7 +74,7 @@ var hashBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }
 
 // hashPrefix hashes the first n bytes of f into h and returns how many it
 // read.
-func (a *archiver) hashPrefix(f *os.File, h io.Writer, n int64) (int64, error) {
+func (a *archiver) hashPrefix(f *sourceFile, h io.Writer, n int64) (int64, error) {
 	buf := hashBufs.Get().(*[]byte)
 	defer hashBufs.Put(buf)
 	got, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, n), *buf)
@@ -92,7 +91,7 @@ func (a *archiver) hashPrefix(f *os.File, h io.Writer, n int64) (int64, error) {
 
 // readGrown reads a file that may have grown from prev; ok is false when
 // its first prev.Size bytes are not prev's content.
-func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *os.File, st *syscall.Stat_t, prev *repo.Node) (content, bool, error) {
+func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, prev *repo.Node) (content, bool, error) {
 	h := repo.GetContentHasher()
 	defer repo.PutContentHasher(h)
 	n, err := a.hashPrefix(f, h, int64(prev.Size))
@@ -129,7 +128,7 @@ func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *os.File,
 // readKnown hashes a large file whose size matches a file of the parent's
 // folder or of the content index, and takes that file's chunk list when
 // the hash matches too; ok is false otherwise.
-func (a *archiver) readKnown(f *os.File, st *syscall.Stat_t, job *fileJob) (content, bool, error) {
+func (a *archiver) readKnown(f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, bool, error) {
 	size := uint64(st.Size)
 	var cands []*repo.Node
 	if job.siblings != nil {
