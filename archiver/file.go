@@ -29,6 +29,10 @@ type fileJob struct {
 	// content, a renamed one takes a sibling's chunk list.
 	prev     *repo.Node
 	siblings *repo.Tree
+	// listed is the file's status when the walker listed it (nil if
+	// unknown); a small file is read by it, without a status of its own
+	// before the read.
+	listed *syscall.Stat_t
 }
 
 // blobJob asks a blob worker to hash, compress, seal and pack one chunk.
@@ -130,12 +134,17 @@ func (a *archiver) saveFile(ctx context.Context, job fileJob) (repo.Node, error)
 	}
 	defer f.Close()
 	node := job.node
-	st, err := f.stat()
-	if err != nil {
-		return node, err
-	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return node, fmt.Errorf("no longer a regular file")
+	// A small file is read by the status it was listed with: the status
+	// after the read tells whether it is still that file, unchanged (a
+	// system call less for each of a million small files). A large one
+	// is read by its status once open, so that a log written to since it
+	// was listed is not read twice.
+	st, listed := job.listed, true
+	if st == nil || needsChunker(st) {
+		if st, err = f.stat(); err != nil {
+			return node, err
+		}
+		listed = false
 	}
 	// A file that needs a chunker waits for one of the few there are; a
 	// small one (most of a million configuration files) reads past.
@@ -146,7 +155,10 @@ func (a *archiver) saveFile(ctx context.Context, job fileJob) (repo.Node, error)
 		}
 	}()
 	var c content
-	for attempt := 0; ; attempt++ {
+	for changes := 0; ; {
+		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return node, fmt.Errorf("no longer a regular file")
+		}
 		if ch == nil && needsChunker(st) {
 			select {
 			case ch = <-a.chunkers:
@@ -155,6 +167,14 @@ func (a *archiver) saveFile(ctx context.Context, job fileJob) (repo.Node, error)
 			}
 		}
 		if c, err = a.readFile(ctx, ch, f, st, &job); err != nil {
+			if listed && ctx.Err() == nil {
+				// Not the file it was listed as (a fifo cannot be read
+				// by offset): judge it by what it is now.
+				if now, serr := f.stat(); serr == nil && !sameStat(st, now) {
+					st, listed = now, false
+					continue
+				}
+			}
 			return node, err
 		}
 		after, err := f.stat()
@@ -165,7 +185,14 @@ func (a *archiver) saveFile(ctx context.Context, job fileJob) (repo.Node, error)
 			break
 		}
 		st = after
-		if attempt == 1 {
+		if listed {
+			// It changed (or was replaced) between the listing and the
+			// open: read it as it is now, as if its status had been
+			// taken once open.
+			listed = false
+			continue
+		}
+		if changes++; changes == 2 {
 			a.notice(job.path, "changed again while being read: the snapshot holds what was read the second time")
 			break
 		}

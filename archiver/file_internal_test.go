@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -146,5 +148,66 @@ func TestSmallFilesDoNotWaitForAChunker(t *testing.T) {
 	}
 	if len(a.chunkers) != 1 {
 		t.Fatalf("%d chunkers back after the snapshot, want the one lent", len(a.chunkers))
+	}
+}
+
+// A small file is read by the status it was listed with. One that changed
+// or was replaced between the listing and the open is read as it is now,
+// with no notice (nothing changed while it was read); one replaced by
+// something else than a regular file is refused.
+func TestSmallFileChangedSinceListed(t *testing.T) {
+	r := repotest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var notices []string
+	a := newArchiver(r, Options{Notice: func(path, msg string) { notices = append(notices, msg) }})
+	a.cancel = cancel
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.conf")
+	listedAs := func(content string) *syscall.Stat_t {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(path, &st); err != nil {
+			t.Fatal(err)
+		}
+		return &st
+	}
+
+	// Unchanged: read once by the listed status.
+	node, err := a.saveFile(ctx, fileJob{path: path, isNew: true, listed: listedAs("listen = 8080\n")})
+	if err != nil || node.Hash != repo.ContentHashOf([]byte("listen = 8080\n")) {
+		t.Fatalf("unchanged: %v, hash %s", err, node.Hash.Short())
+	}
+
+	// Rewritten (longer, new inode) after it was listed.
+	st := listedAs("listen = 80\n")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	now := "listen = 8443\ntls = on\n"
+	if err := os.WriteFile(path, []byte(now), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	node, err = a.saveFile(ctx, fileJob{path: path, isNew: true, listed: st})
+	if err != nil || node.Size != uint64(len(now)) || node.Hash != repo.ContentHashOf([]byte(now)) {
+		t.Fatalf("rewritten since listed: %v, %d bytes, want the %d now there", err, node.Size, len(now))
+	}
+	if len(notices) != 0 {
+		t.Fatalf("notices %q for a file that did not change while it was read", notices)
+	}
+
+	// Replaced by a fifo after it was listed.
+	st = listedAs("listen = 80\n")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.saveFile(ctx, fileJob{path: path, isNew: true, listed: st}); err == nil || !strings.Contains(err.Error(), "no longer a regular file") {
+		t.Fatalf("replaced by a fifo: %v", err)
 	}
 }

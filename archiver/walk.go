@@ -339,8 +339,9 @@ func (a *archiver) walkEntry(ctx context.Context, d *dirState, slot int, name, p
 			d.done(ctx, slot, node)
 			return
 		}
+		st, _ := fi.Sys().(*syscall.Stat_t)
 		select {
-		case a.files <- fileJob{dir: d, slot: slot, path: path, node: node, isNew: pn == nil, prev: pn, siblings: pt}:
+		case a.files <- fileJob{dir: d, slot: slot, path: path, node: node, isNew: pn == nil, prev: pn, siblings: pt, listed: st}:
 		case <-ctx.Done():
 			d.skip(ctx, slot)
 		}
