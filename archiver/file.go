@@ -122,7 +122,12 @@ func (a *archiver) saveChunk(ctx context.Context, data []byte, res *blobResult) 
 // one of a chunk or more, or a sparse one. A smaller file is one chunk,
 // read whole.
 func needsChunker(st *syscall.Stat_t) bool {
-	return st.Size >= chunk.MinSize || st.Blocks*512 < st.Size
+	return st.Size >= chunk.MinSize || sparse(st)
+}
+
+// sparse reports whether a file has holes: fewer blocks than its size.
+func sparse(st *syscall.Stat_t) bool {
+	return st.Blocks*512 < st.Size
 }
 
 // saveFile reads a file and returns its node with content. A file that
@@ -293,7 +298,7 @@ func (a *archiver) readContent(ctx context.Context, ch *chunk.Chunker, f *source
 	}
 	var err error
 	switch {
-	case st.Blocks*512 < st.Size:
+	case sparse(st):
 		err = fr.readSparse(ctx, f, st.Size)
 	case fr.inline:
 		err = fr.readSmall(ctx, f, st.Size)

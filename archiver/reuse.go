@@ -36,7 +36,7 @@ type ContentIndex interface {
 //   - anything else, and a sparse file, is chunked in full.
 func (a *archiver) readFile(ctx context.Context, ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, error) {
 	size := uint64(st.Size)
-	if !a.opts.ReadAll && st.Blocks*512 >= st.Size { // not sparse
+	if !a.opts.ReadAll && !sparse(st) {
 		if prev := growable(job.prev, size); prev != nil {
 			c, ok, err := a.readGrown(ctx, ch, f, st, prev)
 			if err != nil || ok {

@@ -1122,11 +1122,7 @@ func TestSessionFilterOnAnEmptyCache(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()
 	_, opts := newRepo(t, nopClose{be})
-	r, err := repo.Open(ctx, nopClose{be}, pw, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := reopen(t, nopClose{be}, opts)
 	if !r.SessionFilterOn() {
 		t.Fatal("a session on an empty cache has no filter")
 	}
@@ -1162,23 +1158,14 @@ func TestSessionFilterOnAnEmptyCache(t *testing.T) {
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r2, err := repo.Open(ctx, nopClose{be}, pw, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r2.Close()
-	if r2.SessionFilterOn() {
+	if r2 := reopen(t, nopClose{be}, opts); r2.SessionFilterOn() {
 		t.Error("a session on a cache holding blobs has a filter")
 	}
 	// A session lock syncs the index again: on a still empty cache the
 	// filter starts again.
 	be2 := mem.New()
 	_, opts2 := newRepo(t, nopClose{be2})
-	r3, err := repo.Open(ctx, nopClose{be2}, pw, opts2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r3.Close()
+	r3 := reopen(t, nopClose{be2}, opts2)
 	l, err := r3.Lock(ctx, repo.SessionLock)
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,6 @@ const (
 	filterBitsPer = 10      // bits per key at capacity: about 1% false "maybe"
 	filterFirst   = 1 << 16 // keys the first part takes
 	filterMax     = 1 << 28 // no part larger than this many keys
-	filterIDBytes = 8 * 2   // id bytes the probes are made from
 )
 
 func newFilterPart(keys int) filterPart {
