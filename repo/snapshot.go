@@ -56,12 +56,13 @@ type Summary struct {
 	// prefix (only the rest was chunked), and FilesMatched new or changed
 	// files found whole in the parent or the content index (renamed,
 	// rotated, copied: hashed, not chunked).
-	FilesGrown   uint64 `json:"files_grown,omitempty"`
-	FilesMatched uint64 `json:"files_matched,omitempty"`
+	FilesGrown   uint64 `json:"files_grown"`
+	FilesMatched uint64 `json:"files_matched"`
 	// BytesHashedOnly were read and hashed but not chunked; BytesChunked
 	// were cut into chunks (and hashed, compressed and sealed when new).
-	// BytesRead counts both.
-	BytesHashedOnly uint64 `json:"bytes_hashed_only,omitempty"`
+	// BytesRead counts both. All four are there when zero, as the
+	// progress lines have them, for whatever reads the --json summary.
+	BytesHashedOnly uint64 `json:"bytes_hashed_only"`
 	BytesChunked    uint64 `json:"bytes_chunked"`
 }
 
