@@ -200,7 +200,8 @@ func (m *manWriter) environment(flags []cli.Flag) {
 	m.text(`The S3, Azure and GCS credentials come from their usual variables
 (AWS_ACCESS_KEY_ID, AZURE_STORAGE_CONNECTION_STRING,
 GOOGLE_APPLICATION_CREDENTIALS and others) or from the configuration file.
-CAIRN_CPUPROFILE and CAIRN_MEMPROFILE name files for Go profiles of the run;
+CAIRN_CPUPROFILE and CAIRN_MEMPROFILE name files for Go profiles of the run,
+CAIRN_TRACE one for its execution trace;
 GOMEMLIMIT and GOGC replace cairn's memory defaults.`)
 }
 

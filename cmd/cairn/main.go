@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"github.com/cairnbackup/cairn/internal/memlimit"
@@ -31,6 +32,13 @@ func main() {
 			pprof.StartCPUProfile(f)
 		}
 	}
+	// CAIRN_TRACE=FILE writes a runtime execution trace of the whole run:
+	// where the cores sat idle, for bench/ and for reports of slow runs.
+	if path := os.Getenv("CAIRN_TRACE"); path != "" {
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+			trace.Start(f)
+		}
+	}
 	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -41,6 +49,7 @@ func main() {
 		}
 	}
 	pprof.StopCPUProfile() // a no-op unless CAIRN_CPUPROFILE started one
+	trace.Stop()           // a no-op unless CAIRN_TRACE started one
 	os.Exit(code)
 }
 
