@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -29,9 +28,8 @@ func (r *Repository) unlockKey(ctx context.Context, creds Credentials, pre *keyF
 	if len(keys) == 0 {
 		return noKeys(r.be)
 	}
-	// argon2id leaves 64 MiB of garbage per try; collecting it now lets the
-	// work that follows reuse that memory instead of growing past it.
-	defer runtime.GC()
+	// argon2id leaves 64 MiB of garbage per try: crypto.DeriveKey collects
+	// it and hands it back before it returns.
 	for _, k := range keys {
 		mk, ok, err := k.unwrap(creds)
 		if err != nil {
