@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 	"testing"
 )
@@ -31,5 +35,42 @@ func TestTuneRuntime(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("with GOMEMLIMIT set: memory limit %d, want it left alone", got)
+	}
+}
+
+// TestDiagnosticFiles: the real binary writes the CPU profile, heap
+// profile and execution trace that CAIRN_CPUPROFILE, CAIRN_MEMPROFILE and
+// CAIRN_TRACE name, readable by their owner only (a trace or profile shows
+// paths and timings of a backup).
+func TestDiagnosticFiles(t *testing.T) {
+	bin := cairnBinary(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"CAIRN_CPUPROFILE": filepath.Join(dir, "cpu.pprof"),
+		"CAIRN_MEMPROFILE": filepath.Join(dir, "mem.pprof"),
+		"CAIRN_TRACE":      filepath.Join(dir, "run.trace"),
+	}
+	cmd := exec.Command(bin, "version")
+	cmd.Env = os.Environ()
+	for k, v := range files {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cairn version: %v\n%s", err, out)
+	}
+	for k, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s: %v", k, err)
+			continue
+		}
+		// pprof profiles are gzipped; a runtime trace opens with "go 1.".
+		if k == "CAIRN_TRACE" && !bytes.HasPrefix(b, []byte("go 1.")) ||
+			k != "CAIRN_TRACE" && !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+			t.Errorf("%s: %d bytes starting %q: not a profile or trace", k, len(b), b[:min(len(b), 8)])
+		}
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", k, fi.Mode().Perm())
+		}
 	}
 }
