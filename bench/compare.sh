@@ -221,8 +221,21 @@ rm -rf "$work/run"
 # The ceilings the stage benchmarks imply, measured after the tools ran,
 # on the same machine state.
 ceiling=$("$root/bench/ceiling.sh")
+
+# What every step above pays before its work starts: each tool's binary
+# starts from an emptied page cache (`version`, median of 3), which no
+# stage benchmark and no ceiling counts.
+coldstart() {
+  local f=$work/coldstart.$1; shift
+  rm -f "$f"
+  for _ in 1 2 3; do measure "$f" "" "$@" version; done
+  median "$f" | awk '{printf "%.2f s", $1}'
+}
+starts="a cold start: cairn $(coldstart cairn "$work/cairn"), restic $(coldstart restic "$restic"), restic 0.14 $(coldstart restic14 "$restic14") (version, from an emptied page cache)"
+rm -f "$work"/coldstart.*
 echo
 echo "cairn $("$work/cairn" --version | awk '{print $3}'), $("$restic" version | cut -d' ' -f1-2), $("$restic14" version | cut -d' ' -f1-2), $(nproc) cores"
 echo "$ceiling"
+echo "  $starts"
 cat "$results"
 if [ -f "$work/kopia.txt" ]; then echo; cat "$work/kopia.txt"; rm -f "$work/kopia.txt"; fi
