@@ -72,9 +72,7 @@ func (e *repoError) Unwrap() error { return e.err }
 
 func (a *archiver) fileWorker(ctx context.Context) {
 	for job := range a.files {
-		a.prog.start(job.path)
 		node, err := a.saveFile(ctx, job)
-		a.prog.done(job.path)
 		var re *repoError
 		switch {
 		case errors.As(err, &re):
@@ -160,6 +158,7 @@ func (a *archiver) saveFile(ctx context.Context, job fileJob) (repo.Node, error)
 		}
 	}()
 	var c content
+	reading := false
 	for changes := 0; ; {
 		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 			return node, fmt.Errorf("no longer a regular file")
@@ -170,6 +169,13 @@ func (a *archiver) saveFile(ctx context.Context, job fileJob) (repo.Node, error)
 			case <-ctx.Done():
 				return node, ctx.Err()
 			}
+		}
+		// The progress line lists the file from here, not while it
+		// waits for a chunker: it names what is being read.
+		if !reading {
+			reading = true
+			a.prog.start(job.path)
+			defer a.prog.done(job.path)
 		}
 		if c, err = a.readFile(ctx, ch, f, st, &job); err != nil {
 			if listed && ctx.Err() == nil {

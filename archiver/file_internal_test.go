@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -210,4 +211,65 @@ func TestSmallFileChangedSinceListed(t *testing.T) {
 	if _, err := a.saveFile(ctx, fileJob{path: path, isNew: true, listed: st}); err == nil || !strings.Contains(err.Error(), "no longer a regular file") {
 		t.Fatalf("replaced by a fifo: %v", err)
 	}
+}
+
+// The progress line names the files being read: a large file waiting for
+// a chunker is not one of them until it has one.
+func TestProgressListsFilesOnceRead(t *testing.T) {
+	src := t.TempDir()
+	big := make([]byte, 2*chunk.MinSize)
+	for i := range big {
+		big[i] = byte(i * 7 / 5)
+	}
+	if err := os.WriteFile(filepath.Join(src, "large"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A deadline, so that a regression fails instead of hanging; no timing is measured.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	prog := new(Progress)
+	a := newArchiver(repotest.New(t), Options{Paths: []string{src}, Progress: prog})
+	a.cancel = cancel
+	taken := []*chunk.Chunker{<-a.chunkers, <-a.chunkers}
+	done := make(chan error, 1)
+	go func() { _, err := a.run(ctx); done <- err }()
+	// Wait until a file worker waits for a chunker (its goroutine is
+	// parked in saveFile's select), then look at the progress.
+	for !waitingInSaveFile() {
+		select {
+		case err := <-done:
+			t.Fatalf("the snapshot ended with no chunker free: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no file worker waited for a chunker")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if cur := prog.Current(); len(cur) != 0 {
+		t.Fatalf("progress lists %q while it waits for a chunker", cur)
+	}
+	for _, ch := range taken {
+		a.chunkers <- ch
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := a.sum.filesNew.Load(); n != 1 {
+		t.Fatalf("%d files stored, want 1", n)
+	}
+	if cur := prog.Current(); len(cur) != 0 {
+		t.Fatalf("progress still lists %q after the snapshot", cur)
+	}
+}
+
+// waitingInSaveFile reports whether a goroutine is parked in a select in
+// archiver.saveFile.
+func waitingInSaveFile() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "(*archiver).saveFile(") {
+			return true
+		}
+	}
+	return false
 }
