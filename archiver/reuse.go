@@ -17,7 +17,7 @@ import (
 // or copied since an earlier snapshot is then hashed, not chunked. It is
 // optional.
 type ContentIndex interface {
-	HasContentOfSize(size uint64) bool
+	ContentStartsOfSize(size uint64) (starts []repo.Extent, complete bool)
 	KnownContent(size uint64, hash repo.ID) ([]repo.Extent, bool)
 	RememberContent(size uint64, hash repo.ID, ext []repo.Extent)
 }
@@ -34,6 +34,12 @@ type ContentIndex interface {
 //     file the content index knows (renamed, rotated, copied), is hashed;
 //     when the hash matches, it takes that file's chunk list;
 //   - anything else, and a sparse file, is chunked in full.
+//
+// Before hashing a whole prefix or file, its first chunk is cut and named:
+// equal bytes start with an equal first chunk (the chunker's first cut
+// depends on the first bytes alone), so a file whose first chunk is not
+// that of the old content, or of any file of its size, is chunked at once
+// instead of being read twice.
 func (a *archiver) readFile(ctx context.Context, ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, error) {
 	size := uint64(st.Size)
 	if !a.opts.ReadAll && !sparse(st) {
@@ -44,7 +50,7 @@ func (a *archiver) readFile(ctx context.Context, ch *chunk.Chunker, f *sourceFil
 			}
 		}
 		if size >= chunk.MinSize {
-			c, ok, err := a.readKnown(f, st, job)
+			c, ok, err := a.readKnown(ch, f, st, job)
 			if err != nil || ok {
 				return c, err
 			}
@@ -89,9 +95,45 @@ func (a *archiver) hashPrefix(f *sourceFile, h io.Writer, n int64) (int64, error
 	return got, nil
 }
 
+// startsLikeOneOf cuts f's first chunk and reports whether one of starts
+// (first extents of files f may equal) is that chunk; a hole in starts
+// matches anything. It reads at most one chunk of f and hashes nothing
+// but that chunk.
+func (a *archiver) startsLikeOneOf(ch *chunk.Chunker, f *sourceFile, size int64, starts []repo.Extent) (bool, error) {
+	rd := &countingReader{r: io.NewSectionReader(f, 0, size)}
+	ch.Reset(rd)
+	first, err := ch.Next()
+	a.sum.bytesRead.Add(rd.n)
+	if a.prog != nil {
+		a.prog.BytesRead.Add(rd.n)
+	}
+	if err != nil {
+		return false, fmt.Errorf("read: %w", err)
+	}
+	id := a.repo.BlobID(first)
+	return slices.ContainsFunc(starts, func(e repo.Extent) bool {
+		return e.Hole || e.Blob == id && e.Length == uint64(len(first))
+	}), nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n uint64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += uint64(n)
+	return n, err
+}
+
 // readGrown reads a file that may have grown from prev; ok is false when
 // its first prev.Size bytes are not prev's content.
 func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, prev *repo.Node) (content, bool, error) {
+	if same, err := a.startsLikeOneOf(ch, f, st.Size, prev.Content[:1]); err != nil || !same {
+		return content{}, false, err // changed from its first chunk: chunk it all
+	}
 	h := repo.GetContentHasher()
 	defer repo.PutContentHasher(h)
 	n, err := a.hashPrefix(f, h, int64(prev.Size))
@@ -128,20 +170,32 @@ func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *sourceFi
 // readKnown hashes a large file whose size matches a file of the parent's
 // folder or of the content index, and takes that file's chunk list when
 // the hash matches too; ok is false otherwise.
-func (a *archiver) readKnown(f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, bool, error) {
+func (a *archiver) readKnown(ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, bool, error) {
 	size := uint64(st.Size)
 	var cands []*repo.Node
+	var starts []repo.Extent
 	if job.siblings != nil {
 		for i := range job.siblings.Nodes {
 			n := &job.siblings.Nodes[i]
 			if n.Type == repo.NodeFile && n.Size == size && len(n.Content) > 0 && n.Hash != (repo.ID{}) {
 				cands = append(cands, n)
+				starts = append(starts, n.Content[0])
 			}
 		}
 	}
-	indexed := a.content != nil && a.content.HasContentOfSize(size)
+	indexed, complete := false, true
+	if a.content != nil {
+		more, ok := a.content.ContentStartsOfSize(size)
+		indexed, complete = len(more) > 0 || !ok, ok
+		starts = append(starts, more...)
+	}
 	if len(cands) == 0 && !indexed {
 		return content{}, false, nil
+	}
+	if complete && ch != nil {
+		if same, err := a.startsLikeOneOf(ch, f, st.Size, starts); err != nil || !same {
+			return content{}, false, err // starts like no file of its size
+		}
 	}
 	h := repo.GetContentHasher()
 	defer repo.PutContentHasher(h)

@@ -163,6 +163,12 @@ func TestChangedPrefixIsChunkedInFull(t *testing.T) {
 	if s := next.Snapshot.Summary; s.FilesGrown != 0 || s.FilesChanged != 3 {
 		t.Errorf("summary %+v: no file may be taken as grown", s)
 	}
+	// Both changed within their first chunk: neither was hashed whole
+	// before it was chunked (the 3 MiB prefix of each, read twice before);
+	// only their first chunks were read twice.
+	if s := next.Snapshot.Summary; s.BytesHashedOnly != 0 || s.BytesRead >= s.BytesChunked+6<<20 {
+		t.Errorf("summary %+v: files changed in their first chunk were read twice", s)
+	}
 }
 
 // Rotated and copied files take their chunk lists without chunking; a
@@ -202,5 +208,10 @@ func TestRenamedAndCopiedFilesAreMatched(t *testing.T) {
 	sameContent(t, "renamed and copied", r, src, nodes(t, r, next, src, names))
 	if s.BytesChunked > 3<<20+10<<10 {
 		t.Errorf("%d bytes chunked: only the new app.log and the impostor should be", s.BytesChunked)
+	}
+	// The impostor starts unlike every file of its size: chunked at once,
+	// never hashed whole.
+	if s.BytesHashedOnly != 3<<20+2<<20 {
+		t.Errorf("%d bytes hashed only, want those of app.log.1 and the copied config", s.BytesHashedOnly)
 	}
 }

@@ -114,3 +114,28 @@ func (c *Cache) HasMetaPrefix(bucket string, prefix []byte) (bool, error) {
 	}
 	return found, nil
 }
+
+// MetaWithPrefix returns copies of the values of up to max keys of the
+// named meta bucket that start with prefix, in key order, and whether
+// more keys have that prefix.
+func (c *Cache) MetaWithPrefix(bucket string, prefix []byte, max int) (values [][]byte, more bool, err error) {
+	err = c.view("seek meta", func(_ *bolt.Tx, b *buckets) error {
+		bkt := b.user().Bucket([]byte(bucket))
+		if bkt == nil {
+			return nil
+		}
+		cur := bkt.Cursor()
+		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			if len(values) == max {
+				more = true
+				break
+			}
+			values = append(values, bytes.Clone(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("index: seek meta %s/%x: %w", bucket, prefix, err)
+	}
+	return values, more, nil
+}

@@ -25,6 +25,32 @@ func (r *Repository) HasContentOfSize(size uint64) bool {
 	return err == nil && ok
 }
 
+// maxContentStarts bounds ContentStartsOfSize: beyond it, files of one
+// size are too common for their first chunks to rule a file out cheaply.
+const maxContentStarts = 64
+
+// ContentStartsOfSize returns the first extent of every file of this size
+// that the content index knows. A file can only be one of them if its
+// first chunk is one of these (the chunker's first cut depends on the
+// file's first bytes alone), so a file whose first chunk is none of them
+// need not be hashed whole. complete is false when the index knows more
+// files of the size than it returns, or cannot be read: nothing is ruled
+// out then.
+func (r *Repository) ContentStartsOfSize(size uint64) (starts []Extent, complete bool) {
+	vals, more, err := r.cache.MetaWithPrefix(bucketContent, binary.BigEndian.AppendUint64(nil, size), maxContentStarts)
+	if err != nil || more {
+		return nil, false
+	}
+	for _, v := range vals {
+		e, err := firstExtent(v)
+		if err != nil {
+			return nil, false
+		}
+		starts = append(starts, e)
+	}
+	return starts, true
+}
+
 // KnownContent returns the extents of a file with this size and content
 // hash that an earlier snapshot stored, when every blob of them is still
 // in the repository (outside condemned packs).
@@ -81,24 +107,42 @@ func encodeExtents(ext []Extent) []byte {
 	return b
 }
 
+// firstExtent decodes the first extent of an encoded list.
+func firstExtent(b []byte) (Extent, error) {
+	if len(b) == 0 {
+		return Extent{}, fmt.Errorf("%w: empty content index entry", ErrMalformed)
+	}
+	e, _, err := decodeExtent(b)
+	return e, err
+}
+
 func decodeExtents(b []byte) ([]Extent, error) {
 	var out []Extent
 	for len(b) > 0 {
-		flags := b[0]
-		n, k := binary.Uvarint(b[1:])
-		if k <= 0 || flags > 1 {
-			return nil, fmt.Errorf("%w: content index entry", ErrMalformed)
+		e, rest, err := decodeExtent(b)
+		if err != nil {
+			return nil, err
 		}
-		b = b[1+k:]
-		e := Extent{Length: n, Hole: flags == 1}
-		if !e.Hole {
-			if len(b) < len(ID{}) {
-				return nil, fmt.Errorf("%w: content index entry", ErrMalformed)
-			}
-			e.Blob = ID(b[:len(ID{})])
-			b = b[len(ID{}):]
-		}
-		out = append(out, e)
+		out, b = append(out, e), rest
 	}
 	return out, nil
+}
+
+// decodeExtent decodes the extent b starts with and returns the rest.
+func decodeExtent(b []byte) (Extent, []byte, error) {
+	flags := b[0]
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || flags > 1 {
+		return Extent{}, nil, fmt.Errorf("%w: content index entry", ErrMalformed)
+	}
+	b = b[1+k:]
+	e := Extent{Length: n, Hole: flags == 1}
+	if !e.Hole {
+		if len(b) < len(ID{}) {
+			return Extent{}, nil, fmt.Errorf("%w: content index entry", ErrMalformed)
+		}
+		e.Blob = ID(b[:len(ID{})])
+		b = b[len(ID{}):]
+	}
+	return e, b, nil
 }

@@ -28,6 +28,12 @@ func TestContentIndex(t *testing.T) {
 	if !r.HasContentOfSize(4196) || r.HasContentOfSize(4195) || r.HasContentOfSize(4197) {
 		t.Error("sizes known: want 4196 only")
 	}
+	if starts, complete := r.ContentStartsOfSize(4196); !complete || len(starts) != 1 || starts[0] != ext[0] {
+		t.Errorf("starts of 4196-byte files: %+v, complete %v", starts, complete)
+	}
+	if starts, complete := r.ContentStartsOfSize(4197); !complete || len(starts) != 0 {
+		t.Errorf("starts of 4197-byte files: %+v, complete %v", starts, complete)
+	}
 	got, ok := r.KnownContent(4196, hash)
 	if !ok || len(got) != 2 || got[0] != ext[0] || got[1] != ext[1] {
 		t.Errorf("known content %+v, %v", got, ok)
@@ -44,5 +50,18 @@ func TestContentIndex(t *testing.T) {
 	r.RememberContent(5000, hash, ext)
 	if _, ok := r.KnownContent(5000, hash); ok {
 		t.Error("content of the wrong size was taken")
+	}
+}
+
+// Where a size is too common, its files' starts are not listed: nothing
+// may be ruled out then.
+func TestContentStartsOfACommonSize(t *testing.T) {
+	r, _ := newRepo(t, mem.New())
+	for i := range 65 {
+		r.RememberContent(1<<20, repo.ID{byte(i)}, []repo.Extent{{Blob: repo.ID{byte(i), 1}, Length: 1 << 20}})
+		starts, complete := r.ContentStartsOfSize(1 << 20)
+		if want := i < 64; complete != want || complete && len(starts) != i+1 {
+			t.Fatalf("%d files of the size: %d starts, complete %v", i+1, len(starts), complete)
+		}
 	}
 }
