@@ -31,6 +31,7 @@ import (
 type Repo interface {
 	Config() repo.Config
 	BlobID(plain []byte) repo.ID
+	NewBlobHasher() repo.BlobHasher
 	SaveBlobWithID(ctx context.Context, t repo.BlobType, id repo.ID, plain []byte) (int, error)
 	LoadTree(ctx context.Context, id repo.ID) (*repo.Tree, error)
 	SaveSnapshot(ctx context.Context, s *repo.Snapshot) (repo.ID, error)

@@ -2,11 +2,13 @@ package archiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -272,4 +274,50 @@ func waitingInSaveFile() bool {
 		}
 	}
 	return false
+}
+
+// startCheck follows the candidates' first-extent lengths across writes
+// of any size: it stops (errNoStart) only past the last length with no
+// match, and a match at any length lets everything through.
+func TestStartCheck(t *testing.T) {
+	r := repotest.New(t)
+	a := newArchiver(r, Options{})
+	rng := rand.New(rand.NewPCG(9, 9))
+	data := make([]byte, 5000)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	other := []repo.Extent{{Blob: repo.ID{1}, Length: 700}, {Blob: repo.ID{2}, Length: 4000}}
+	feed := func(sc *startCheck, piece int) (int, error) {
+		n := 0
+		for off := 0; off < len(data); off += piece {
+			k, err := sc.Write(data[off:min(off+piece, len(data))])
+			n += k
+			if err != nil {
+				return n, err
+			}
+		}
+		return n, nil
+	}
+	for _, piece := range []int{1, 7, 700, 1000, 5000} {
+		// The file starts like the longer candidate: never stopped.
+		sc := a.newStartCheck(append(slices.Clone(other), repo.Extent{Blob: r.BlobID(data[:2500]), Length: 2500}))
+		if n, err := feed(sc, piece); err != nil || n != len(data) || !sc.found {
+			t.Errorf("pieces of %d, matching start: %d bytes, %v, found %v", piece, n, err, sc.found)
+		}
+		// Like none: stopped once 4000 bytes were seen, every byte read counted.
+		sc = a.newStartCheck(other)
+		n, err := feed(sc, piece)
+		if !errors.Is(err, errNoStart) || n < 4000 || n >= 4000+piece {
+			t.Errorf("pieces of %d, no matching start: %d bytes, %v", piece, n, err)
+		}
+	}
+	// A candidate of the right bytes but another length is no match.
+	if n, err := feed(a.newStartCheck([]repo.Extent{{Blob: r.BlobID(data[:2500]), Length: 2400}}), 100); !errors.Is(err, errNoStart) || n != 2400 {
+		t.Errorf("wrong length: %d bytes, %v", n, err)
+	}
+	// Nothing to rule out with: no check.
+	if a.newStartCheck(nil) != nil || a.newStartCheck([]repo.Extent{other[0], {Length: 100, Hole: true}}) != nil {
+		t.Error("a check without candidates, or with one starting with a hole")
+	}
 }

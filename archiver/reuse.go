@@ -2,6 +2,7 @@ package archiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -50,7 +51,7 @@ func (a *archiver) readFile(ctx context.Context, ch *chunk.Chunker, f *sourceFil
 			}
 		}
 		if size >= chunk.MinSize {
-			c, ok, err := a.readKnown(ch, f, st, job)
+			c, ok, err := a.readKnown(f, st, job)
 			if err != nil || ok {
 				return c, err
 			}
@@ -79,15 +80,23 @@ func growable(pn *repo.Node, size uint64) *repo.Node {
 var hashBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // hashPrefix hashes the first n bytes of f into h and returns how many it
-// read.
-func (a *archiver) hashPrefix(f *sourceFile, h io.Writer, n int64) (int64, error) {
+// read. With starts (the first extents of the files f may equal), it stops
+// early, with errNoStart, once f's first bytes are none of them.
+func (a *archiver) hashPrefix(f *sourceFile, h io.Writer, n int64, starts []repo.Extent) (int64, error) {
 	buf := hashBufs.Get().(*[]byte)
 	defer hashBufs.Put(buf)
-	got, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, n), *buf)
+	w := h
+	if sc := a.newStartCheck(starts); sc != nil {
+		w = io.MultiWriter(sc, h)
+	}
+	got, err := io.CopyBuffer(w, io.NewSectionReader(f, 0, n), *buf)
 	a.sum.bytesRead.Add(uint64(got))
 	if a.prog != nil {
 		a.prog.BytesRead.Add(uint64(got))
 		a.prog.BytesHashedOnly.Add(uint64(got))
+	}
+	if errors.Is(err, errNoStart) {
+		return got, err
 	}
 	if err != nil {
 		return got, fmt.Errorf("read: %w", err)
@@ -95,48 +104,82 @@ func (a *archiver) hashPrefix(f *sourceFile, h io.Writer, n int64) (int64, error
 	return got, nil
 }
 
-// startsLikeOneOf cuts f's first chunk and reports whether one of starts
-// (first extents of files f may equal) is that chunk; a hole in starts
-// matches anything. It reads at most one chunk of f and hashes nothing
-// but that chunk.
-func (a *archiver) startsLikeOneOf(ch *chunk.Chunker, f *sourceFile, size int64, starts []repo.Extent) (bool, error) {
-	rd := &countingReader{r: io.NewSectionReader(f, 0, size)}
-	ch.Reset(rd)
-	first, err := ch.Next()
-	a.sum.bytesRead.Add(rd.n)
-	if a.prog != nil {
-		a.prog.BytesRead.Add(rd.n)
-	}
-	if err != nil {
-		return false, fmt.Errorf("read: %w", err)
-	}
-	id := a.repo.BlobID(first)
-	return slices.ContainsFunc(starts, func(e repo.Extent) bool {
-		return e.Hole || e.Blob == id && e.Length == uint64(len(first))
-	}), nil
+// errNoStart stops a hash: the file starts like none of the files it was
+// hashed to be compared with.
+var errNoStart = errors.New("starts like no candidate")
+
+// startCheck names a file's first bytes as the blob each candidate's
+// first extent is, while they are hashed: equal bytes start with an equal
+// first chunk (the chunker's first cut depends on the first bytes alone),
+// so a file none of whose candidates' first chunks it starts with equals
+// none of them, and need not be read further. It costs one keyed hash of
+// the first chunk's bytes, and no read.
+type startCheck struct {
+	h     repo.BlobHasher
+	ends  []uint64 // the candidates' first-extent lengths, ascending, distinct
+	ids   map[repo.ID]uint64
+	n     uint64 // bytes seen
+	found bool
+	sum   []byte
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n uint64
+// newStartCheck returns a check against starts, or nil when none can rule
+// anything out (no candidates, or one starting with a hole).
+func (a *archiver) newStartCheck(starts []repo.Extent) *startCheck {
+	if len(starts) == 0 {
+		return nil
+	}
+	sc := &startCheck{h: a.repo.NewBlobHasher(), ids: make(map[repo.ID]uint64, len(starts))}
+	for _, e := range starts {
+		if e.Hole || e.Length == 0 {
+			return nil
+		}
+		sc.ids[e.Blob] = e.Length
+		sc.ends = append(sc.ends, e.Length)
+	}
+	slices.Sort(sc.ends)
+	sc.ends = slices.Compact(sc.ends)
+	return sc
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += uint64(n)
-	return n, err
+// Write feeds the keyed hasher up to the longest first extent, checking
+// at each candidate length; it fails with errNoStart once past them all
+// without a match.
+func (sc *startCheck) Write(p []byte) (int, error) {
+	if sc.found {
+		return len(p), nil
+	}
+	for rest := p; len(rest) > 0 && len(sc.ends) > 0; {
+		k := min(uint64(len(rest)), sc.ends[0]-sc.n)
+		sc.h.Write(rest[:k])
+		sc.n += k
+		rest = rest[k:]
+		if sc.n < sc.ends[0] {
+			break
+		}
+		sc.sum = sc.h.Sum(sc.sum[:0])
+		if l, ok := sc.ids[repo.ID(sc.sum)]; ok && l == sc.n {
+			sc.found = true
+			return len(p), nil
+		}
+		sc.ends = sc.ends[1:]
+	}
+	if len(sc.ends) == 0 {
+		return len(p), errNoStart // all of p was read: count it
+	}
+	return len(p), nil
 }
 
 // readGrown reads a file that may have grown from prev; ok is false when
 // its first prev.Size bytes are not prev's content.
 func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, prev *repo.Node) (content, bool, error) {
-	if same, err := a.startsLikeOneOf(ch, f, st.Size, prev.Content[:1]); err != nil || !same {
-		return content{}, false, err // changed from its first chunk: chunk it all
-	}
 	h := repo.GetContentHasher()
 	defer repo.PutContentHasher(h)
-	n, err := a.hashPrefix(f, h, int64(prev.Size))
+	n, err := a.hashPrefix(f, h, int64(prev.Size), prev.Content[:1])
+	if errors.Is(err, errNoStart) {
+		a.sum.bytesHashedOnly.Add(uint64(n))
+		return content{}, false, nil // changed in its first chunk: chunk it all
+	}
 	if err != nil {
 		return content{}, false, err
 	}
@@ -170,7 +213,7 @@ func (a *archiver) readGrown(ctx context.Context, ch *chunk.Chunker, f *sourceFi
 // readKnown hashes a large file whose size matches a file of the parent's
 // folder or of the content index, and takes that file's chunk list when
 // the hash matches too; ok is false otherwise.
-func (a *archiver) readKnown(ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, bool, error) {
+func (a *archiver) readKnown(f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, bool, error) {
 	size := uint64(st.Size)
 	var cands []*repo.Node
 	var starts []repo.Extent
@@ -192,14 +235,16 @@ func (a *archiver) readKnown(ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_
 	if len(cands) == 0 && !indexed {
 		return content{}, false, nil
 	}
-	if complete && ch != nil {
-		if same, err := a.startsLikeOneOf(ch, f, st.Size, starts); err != nil || !same {
-			return content{}, false, err // starts like no file of its size
-		}
+	if !complete {
+		starts = nil // too many files of its size to rule any out
 	}
 	h := repo.GetContentHasher()
 	defer repo.PutContentHasher(h)
-	n, err := a.hashPrefix(f, h, st.Size)
+	n, err := a.hashPrefix(f, h, st.Size, starts)
+	if errors.Is(err, errNoStart) {
+		a.sum.bytesHashedOnly.Add(uint64(n))
+		return content{}, false, nil // starts like no file of its size
+	}
 	if err != nil {
 		return content{}, false, err
 	}

@@ -16,6 +16,16 @@ import (
 // BlobID returns the id plain would be stored under.
 func (r *Repository) BlobID(plain []byte) ID { return r.key.BlobID(plain) }
 
+// BlobHasher names bytes streamed through it: Sum appends the id BlobID
+// gives for all the bytes written so far, and writing may go on after.
+type BlobHasher interface {
+	io.Writer
+	Sum(b []byte) []byte
+}
+
+// NewBlobHasher returns a streaming BlobID.
+func (r *Repository) NewBlobHasher() BlobHasher { return r.key.NewBlobHasher() }
+
 // SaveBlob stores plain as a blob of type t unless the repository already
 // has it, and returns its id and the number of bytes it added to a pack
 // (0 when the blob was known). A blob that lives only in condemned packs
