@@ -98,23 +98,6 @@ func (c *Cache) ForEachMeta(bucket string, fn func(key, value []byte) error) err
 		func(r kv) error { return fn(r.k, r.v) })
 }
 
-// HasMetaPrefix reports whether the named meta bucket holds a key that
-// starts with prefix (one cursor seek).
-func (c *Cache) HasMetaPrefix(bucket string, prefix []byte) (bool, error) {
-	found := false
-	err := c.view("seek meta", func(_ *bolt.Tx, b *buckets) error {
-		if bkt := b.user().Bucket([]byte(bucket)); bkt != nil {
-			k, _ := bkt.Cursor().Seek(prefix)
-			found = k != nil && bytes.HasPrefix(k, prefix)
-		}
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("index: seek meta %s/%x: %w", bucket, prefix, err)
-	}
-	return found, nil
-}
-
 // MetaWithPrefix returns copies of the values of up to max keys of the
 // named meta bucket that start with prefix, in key order, and whether
 // more keys have that prefix.

@@ -17,14 +17,6 @@ func contentKey(size uint64, hash ID) []byte {
 	return append(binary.BigEndian.AppendUint64(nil, size), hash[:]...)
 }
 
-// HasContentOfSize reports whether the content index knows a file of
-// this size (a renamed or copied file may then be recognised by its
-// hash). Errors read as "no": the index only saves work.
-func (r *Repository) HasContentOfSize(size uint64) bool {
-	ok, err := r.cache.HasMetaPrefix(bucketContent, binary.BigEndian.AppendUint64(nil, size))
-	return err == nil && ok
-}
-
 // maxContentStarts bounds ContentStartsOfSize: beyond it, files of one
 // size are too common for their first chunks to rule a file out cheaply.
 const maxContentStarts = 64
