@@ -339,6 +339,25 @@ func TestMeta(t *testing.T) {
 	if err := c.ForEachMeta("nobucket", func(k, v []byte) error { return errors.New("called") }); err != nil {
 		t.Fatal(err)
 	}
+	for _, k := range [][]byte{{1, 5, 1}, {1, 5, 2}, {1, 5, 3}, {1, 6}, {1}} {
+		if err := c.PutMeta("prefixed", k, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		prefix []byte
+		max    int
+		want   int
+		more   bool
+	}{{[]byte{1, 5}, 3, 3, false}, {[]byte{1, 5}, 2, 2, true}, {[]byte{1}, 9, 5, false}, {[]byte{2}, 9, 0, false}} {
+		vals, more, err := c.MetaWithPrefix("prefixed", tc.prefix, tc.max)
+		if err != nil || len(vals) != tc.want || more != tc.more || len(vals) > 0 && !bytes.HasPrefix(vals[0], tc.prefix) {
+			t.Errorf("MetaWithPrefix(%x, %d): %x, more %v, %v; want %d values, more %v", tc.prefix, tc.max, vals, more, err, tc.want, tc.more)
+		}
+	}
+	if vals, more, err := c.MetaWithPrefix("nobucket", nil, 9); err != nil || vals != nil || more {
+		t.Errorf("MetaWithPrefix of no bucket: %x, %v, %v", vals, more, err)
+	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
