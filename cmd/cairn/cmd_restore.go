@@ -73,6 +73,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 		return err
 	}
 	defer r.Close()
+	writerProcs(os.Getenv)
 	sa, err := resolveSnapshot(ctx, r, arg, &o.filter, filter)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
@@ -99,4 +100,20 @@ func tuneRuntime(getenv func(string) string) (stop func()) {
 		debug.SetGCPercent(gcPercent)
 	}
 	return stop
+}
+
+// writerProcs gives a command that writes files as fast as it decodes
+// them (restore) two more Ps than it had: a worker in a pwrite keeps its P
+// until the runtime's monitor takes it back (0.4 ms on average, up to 14
+// ms in a traced restore), and with one P per core the runnable workers
+// wait while a core sits idle. Restoring 1 GiB of logs on 2 cores, 10
+// interleaved runs: median 1.245 s with 2 Ps, 1.110 s with 4 (the same
+// with the decoder pool sized for 4). Called once the repository is open,
+// so that pools sized by the cores stay so; GOMAXPROCS in the environment
+// wins. A snapshot is slower with more Ps (0.789 against 0.706 s for a
+// day-2 run) and check --read-data no faster: only restore asks.
+func writerProcs(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 2)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -35,6 +36,21 @@ func TestTuneRuntime(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("with GOMEMLIMIT set: memory limit %d, want it left alone", got)
+	}
+}
+
+// TestWriterProcs: a restore runs with two more Ps than the process had,
+// unless the environment sets GOMAXPROCS.
+func TestWriterProcs(t *testing.T) {
+	orig := runtime.GOMAXPROCS(3)
+	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
+	writerProcs(func(string) string { return "" })
+	if got := runtime.GOMAXPROCS(3); got != 5 {
+		t.Errorf("GOMAXPROCS %d after writerProcs, want 5", got)
+	}
+	writerProcs(func(k string) string { return map[string]string{"GOMAXPROCS": "3"}[k] })
+	if got := runtime.GOMAXPROCS(0); got != 3 {
+		t.Errorf("with GOMAXPROCS set: %d, want it left at 3", got)
 	}
 }
 
