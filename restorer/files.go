@@ -98,6 +98,13 @@ func (rs *restorer) runBatch(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	if rs.opts.Writing != nil {
+		var bytes uint64
+		for _, fs := range batch {
+			bytes += fs.node.Size
+		}
+		defer rs.opts.Writing(len(batch), bytes)()
+	}
 	if err := rs.fetch(ctx); err != nil {
 		return err
 	}

@@ -69,6 +69,11 @@ type Options struct {
 	// several workers but never two at once.
 	Warn     func(path string, err error)
 	Progress *Progress
+	// Writing, when set, is called before each batch of files is filled,
+	// with the batch's number of files and bytes, and the function it
+	// returns once the batch is written: the command tunes the runtime
+	// for writing large files there (the restorer changes nothing global).
+	Writing func(files int, bytes uint64) (done func())
 }
 
 // Progress holds live counters.

@@ -223,3 +223,33 @@ func TestTargetKeepsItsMetadataOnAFullRestore(t *testing.T) {
 		t.Errorf("target after restoring /etc into it: %v %v, want %v 0751", fi.ModTime(), fi.Mode().Perm(), mtime)
 	}
 }
+
+// The Writing hook hears of each batch before it is written, with its
+// files and bytes, and its done function runs once the batch is written.
+func TestWritingHookSeesTheBatch(t *testing.T) {
+	r := newRepo(t)
+	root := dirNode(t, r, "", fileNode(t, r, "a", "first file"), fileNode(t, r, "b", "second"),
+		dirNode(t, r, "sub", fileNode(t, r, "c", "third one")))
+	target := t.TempDir()
+	var calls []string
+	opts := restorer.Options{Writing: func(files int, bytes uint64) func() {
+		calls = append(calls, "writing")
+		if files != 3 || bytes != uint64(len("first file")+len("second")+len("third one")) {
+			t.Errorf("hook told %d files, %d bytes; want 3 files, 25 bytes", files, bytes)
+		}
+		return func() {
+			// Every file is written by now.
+			b, err := os.ReadFile(filepath.Join(target, "sub", "c"))
+			calls = append(calls, "done:"+string(b))
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	if _, warnings, err := restore(t, r, root, target, opts); err != nil || len(warnings) > 0 {
+		t.Fatal(err, warnings)
+	}
+	if !slices.Equal(calls, []string{"writing", "done:third one"}) {
+		t.Errorf("hook calls %q", calls)
+	}
+}

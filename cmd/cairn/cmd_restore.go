@@ -73,7 +73,6 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 		return err
 	}
 	defer r.Close()
-	writerProcs(os.Getenv)
 	sa, err := resolveSnapshot(ctx, r, arg, &o.filter, filter)
 	if err != nil {
 		return err
@@ -81,7 +80,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions, arg str
 	prog := &restorer.Progress{}
 	opts := restorer.Options{
 		Target: o.target, Filter: filter, Overwrite: overwrite, Verify: o.verify,
-		Owner: os.Geteuid() == 0, Devices: o.devices, Progress: prog,
+		Owner: os.Geteuid() == 0, Devices: o.devices, Progress: prog, Writing: writerProcs(os.Getenv),
 		Warn: func(path string, err error) {
 			fmt.Fprintf(g.stderr, "cairn: error: %s: %v\n", path, unwrapPathError(err))
 		},

@@ -39,18 +39,33 @@ func TestTuneRuntime(t *testing.T) {
 	}
 }
 
-// TestWriterProcs: a restore runs with two more Ps than the process had,
-// unless the environment sets GOMAXPROCS.
+// TestWriterProcs: a batch of large files is written with two more Ps
+// than the process has, and the count comes back after; small files and
+// a GOMAXPROCS in the environment leave it alone.
 func TestWriterProcs(t *testing.T) {
 	orig := runtime.GOMAXPROCS(3)
 	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
-	writerProcs(func(string) string { return "" })
-	if got := runtime.GOMAXPROCS(3); got != 5 {
-		t.Errorf("GOMAXPROCS %d after writerProcs, want 5", got)
+	writing := writerProcs(func(string) string { return "" })
+	done := writing(4, 4<<20)
+	if got := runtime.GOMAXPROCS(0); got != 5 {
+		t.Errorf("GOMAXPROCS %d while large files are written, want 5", got)
 	}
-	writerProcs(func(k string) string { return map[string]string{"GOMAXPROCS": "3"}[k] })
+	done()
 	if got := runtime.GOMAXPROCS(0); got != 3 {
-		t.Errorf("with GOMAXPROCS set: %d, want it left at 3", got)
+		t.Errorf("GOMAXPROCS %d after, want 3 again", got)
+	}
+	for _, tc := range []struct {
+		files int
+		bytes uint64
+	}{{1000, 1000 << 10}, {0, 0}} {
+		done := writing(tc.files, tc.bytes)
+		if got := runtime.GOMAXPROCS(0); got != 3 {
+			t.Errorf("%d files of %d bytes: GOMAXPROCS %d, want 3", tc.files, tc.bytes, got)
+		}
+		done()
+	}
+	if writerProcs(func(k string) string { return map[string]string{"GOMAXPROCS": "3"}[k] }) != nil {
+		t.Error("a hook with GOMAXPROCS set in the environment")
 	}
 }
 
