@@ -36,11 +36,11 @@ type ContentIndex interface {
 //     when the hash matches, it takes that file's chunk list;
 //   - anything else, and a sparse file, is chunked in full.
 //
-// Before hashing a whole prefix or file, its first chunk is cut and named:
-// equal bytes start with an equal first chunk (the chunker's first cut
-// depends on the first bytes alone), so a file whose first chunk is not
-// that of the old content, or of any file of its size, is chunked at once
-// instead of being read twice.
+// While a prefix or a whole file is hashed, its first bytes are also named
+// as each candidate's first chunk (startCheck): equal bytes start with an
+// equal first chunk, so a file that starts like neither the old content
+// nor any file of its size stops being hashed there and is chunked: read
+// twice for one chunk's length, not in full.
 func (a *archiver) readFile(ctx context.Context, ch *chunk.Chunker, f *sourceFile, st *syscall.Stat_t, job *fileJob) (content, error) {
 	size := uint64(st.Size)
 	if !a.opts.ReadAll && !sparse(st) {
