@@ -194,6 +194,10 @@ one_run() { # one_run CORPUS N
     cmp -s "$data/ten.bin" "$r/out-cairn$data/ten.bin" || { echo "compare: cairn restored the binary wrongly" >&2; exit 1; }
     step binary-dump "$r" "" dump "$data/ten.bin" ;;
   esac
+  # The restored copies are checked and measured: drop them, or three runs
+  # of the binary corpus keep 24 GiB of them (4 tools x 2 GiB x 3) and
+  # fill the disk. A few large files: no inode churn for the next run.
+  rm -rf "$r"/out-* && sync
 }
 
 declare -A steps=([src]="src-first src-unchanged" [many]="many-first many-unchanged many-restore"
