@@ -34,7 +34,7 @@ func (r *Repository) ContentStartsOfSize(size uint64) (starts []Extent, complete
 		return nil, false
 	}
 	for _, v := range vals {
-		e, err := firstExtent(v)
+		e, _, err := decodeExtent(v)
 		if err != nil {
 			return nil, false
 		}
@@ -99,15 +99,6 @@ func encodeExtents(ext []Extent) []byte {
 	return b
 }
 
-// firstExtent decodes the first extent of an encoded list.
-func firstExtent(b []byte) (Extent, error) {
-	if len(b) == 0 {
-		return Extent{}, fmt.Errorf("%w: empty content index entry", ErrMalformed)
-	}
-	e, _, err := decodeExtent(b)
-	return e, err
-}
-
 func decodeExtents(b []byte) ([]Extent, error) {
 	var out []Extent
 	for len(b) > 0 {
@@ -122,6 +113,9 @@ func decodeExtents(b []byte) ([]Extent, error) {
 
 // decodeExtent decodes the extent b starts with and returns the rest.
 func decodeExtent(b []byte) (Extent, []byte, error) {
+	if len(b) == 0 {
+		return Extent{}, nil, fmt.Errorf("%w: empty content index entry", ErrMalformed)
+	}
 	flags := b[0]
 	n, k := binary.Uvarint(b[1:])
 	if k <= 0 || flags > 1 {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
@@ -26,32 +27,41 @@ const gcPercent = 50
 func main() {
 	tuneRuntime(os.Getenv)
 	testHooks(os.Getenv)
-	// CAIRN_CPUPROFILE=FILE writes a CPU profile of the whole run, for
-	// bench/ and for reports of slow runs.
-	if path := os.Getenv("CAIRN_CPUPROFILE"); path != "" {
-		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
-			pprof.StartCPUProfile(f)
-		}
+	// CAIRN_CPUPROFILE, CAIRN_TRACE and CAIRN_MEMPROFILE name files for a
+	// CPU profile, an execution trace and a heap profile of the whole run,
+	// for bench/ and for reports of slow runs.
+	if f := diagnosticFile("CAIRN_CPUPROFILE"); f != nil {
+		pprof.StartCPUProfile(f)
 	}
-	// CAIRN_TRACE=FILE writes a runtime execution trace of the whole run:
-	// where the cores sat idle, for bench/ and for reports of slow runs.
-	if path := os.Getenv("CAIRN_TRACE"); path != "" {
-		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
-			trace.Start(f)
-		}
+	if f := diagnosticFile("CAIRN_TRACE"); f != nil {
+		trace.Start(f)
 	}
 	ctx, stop := signalContext(os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	if path := os.Getenv("CAIRN_MEMPROFILE"); path != "" {
-		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
-			pprof.Lookup("heap").WriteTo(f, 0)
-			f.Close()
-		}
+	if f := diagnosticFile("CAIRN_MEMPROFILE"); f != nil {
+		pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
 	}
 	pprof.StopCPUProfile() // a no-op unless CAIRN_CPUPROFILE started one
 	trace.Stop()           // a no-op unless CAIRN_TRACE started one
 	os.Exit(code)
+}
+
+// diagnosticFile creates (0600) the file that the environment variable
+// name names, or returns nil when it is unset. One that cannot be created
+// is reported, naming the variable, and the run goes on without it.
+func diagnosticFile(name string) *os.File {
+	path := os.Getenv(name)
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cairn: %s: %v (the run goes on without it)\n", name, err)
+		return nil
+	}
+	return f
 }
 
 // signalContext returns a context cancelled by the first of sigs, with

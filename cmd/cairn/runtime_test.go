@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -103,5 +104,16 @@ func TestDiagnosticFiles(t *testing.T) {
 		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", k, fi.Mode().Perm())
 		}
+	}
+	// A file that cannot be made is named, and the run goes on.
+	cmd = exec.Command(bin, "version")
+	cmd.Env = append(os.Environ(), "CAIRN_TRACE="+filepath.Join(dir, "missing", "run.trace"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cairn version with an unwritable CAIRN_TRACE: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "CAIRN_TRACE:") || !strings.Contains(stderr.String(), "no such file or directory") {
+		t.Errorf("stderr %q: want the variable and the reason", stderr.String())
 	}
 }
