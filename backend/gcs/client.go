@@ -1,84 +1,137 @@
 package gcs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
+	"sync"
 
-	"cloud.google.com/go/storage"
-	"google.golang.org/api/option"
-	htransport "google.golang.org/api/transport/http"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
 
 	"github.com/cairnbackup/cairn/backend/objectstore"
 )
 
-// envEmulator points Google's client libraries at an emulator.
-const envEmulator = "STORAGE_EMULATOR_HOST"
+const (
+	// envEmulator points the backend at an emulator (HOST:PORT or a URL).
+	envEmulator = "STORAGE_EMULATOR_HOST"
+	// defaultEndpoint is Cloud Storage's JSON API.
+	defaultEndpoint = "https://storage.googleapis.com/storage/v1/"
+	// scopeReadWrite is the OAuth scope the backend asks for: objects and
+	// buckets, without changing access control.
+	scopeReadWrite = "https://www.googleapis.com/auth/devstorage.read_write"
+	// maxErrorBody bounds how much of an error answer is read.
+	maxErrorBody = 64 << 10
+)
 
-// newClient makes the storage client. Requests go through a counting
-// transport: around the authenticating transport for GCS, around a plain
-// one (returned, to be closed) for an emulator.
-// The client's own retries are turned off (backend/retry owns them), and
-// reads use the JSON API like every other call.
-func newClient(ctx context.Context, cfg Config, counts *objectstore.Counter, getenv func(string) string) (*storage.Client, *http.Transport, error) {
+// client speaks Cloud Storage's JSON API (the subset a repository needs)
+// over one HTTP client: metadata and media requests under api, uploads
+// under upload.
+type client struct {
+	hc        *http.Client
+	transport *http.Transport // the bottom transport, for closing idle connections
+	api       string          // ".../storage/v1/"
+	upload    string          // ".../upload/storage/v1/"
+}
+
+// newClient makes the client. Requests go through a counting transport,
+// around an authenticating one for GCS and straight to the network for an
+// emulator. It never follows redirects: a resumable upload's 308 answer is
+// an answer, not a redirect.
+func newClient(ctx context.Context, cfg Config, counts *objectstore.Counter, getenv func(string) string) (*client, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 16
 	var next http.RoundTripper = base
-	if getenv(envEmulator) == "" {
-		opts := []option.ClientOption{option.WithScopes(storage.ScopeReadWrite)}
-		if cfg.CredentialsFile != "" {
-			o, err := credentialsFile(cfg.CredentialsFile)
-			if err != nil {
-				return nil, nil, err
-			}
-			opts = append(opts, o)
+	endpoint := defaultEndpoint
+	if host := getenv(envEmulator); host != "" {
+		if !strings.Contains(host, "://") {
+			host = "http://" + host
 		}
-		authed, _, err := htransport.NewClient(ctx, opts...)
+		endpoint = host
+	} else {
+		if cfg.Endpoint != "" {
+			endpoint = cfg.Endpoint
+		}
+		ts, err := tokenSource(ctx, cfg)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: credentials: %v (set GOOGLE_APPLICATION_CREDENTIALS, run gcloud auth application-default login, or name a credentials_file)", ErrBadConfig, err)
+			return nil, err
 		}
-		next = authed.Transport
+		next = &oauth2.Transport{Source: ts, Base: base}
 	}
-	hc := &http.Client{Transport: &objectstore.Transport{Next: next, Counts: counts, IsList: isList}}
-	opts := []option.ClientOption{option.WithHTTPClient(hc), storage.WithJSONReads()}
-	if cfg.Endpoint != "" && getenv(envEmulator) == "" {
-		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
-	}
-	client, err := storage.NewClient(ctx, opts...)
+	api, upload, err := endpoints(endpoint)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
+		return nil, err
 	}
-	client.SetRetry(storage.WithPolicy(storage.RetryNever))
-	return client, base, nil
+	hc := &http.Client{
+		Transport:     &objectstore.Transport{Next: next, Counts: counts, IsList: isList},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &client{hc: hc, transport: base, api: api, upload: upload}, nil
 }
 
-// credentialsFile reads the "type" of a JSON credentials file, which the
-// client library wants to be told.
-func credentialsFile(path string) (option.ClientOption, error) {
+// endpoints derives the JSON API's URLs from an endpoint: its path, if
+// any, is where metadata requests go (default /storage/v1/), and uploads
+// go to /upload/storage/v1/ on the same host, as Google's clients do.
+func endpoints(endpoint string) (api, upload string, err error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", "", fmt.Errorf("%w: endpoint %q: want an http:// or https:// URL", ErrBadConfig, endpoint)
+	}
+	root := u.Scheme + "://" + u.Host
+	path := strings.TrimSuffix(u.Path, "/")
+	if path == "" {
+		path = "/storage/v1"
+	}
+	return root + path + "/", root + "/upload/storage/v1/", nil
+}
+
+// tokenSource finds the credentials: the configured file, or Application
+// Default Credentials. Tokens are fetched under a context that outlives
+// ctx, since they are refreshed for as long as the backend is used.
+func tokenSource(ctx context.Context, cfg Config) (oauth2.TokenSource, error) {
+	ctx = context.WithoutCancel(ctx)
+	if cfg.CredentialsFile == "" {
+		creds, err := google.FindDefaultCredentials(ctx, scopeReadWrite)
+		if err != nil {
+			return nil, fmt.Errorf("%w: credentials: %v (set GOOGLE_APPLICATION_CREDENTIALS, run gcloud auth application-default login, or name a credentials_file)", ErrBadConfig, err)
+		}
+		return creds.TokenSource, nil
+	}
+	b, t, err := credentialsFile(cfg.CredentialsFile)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := google.CredentialsFromJSONWithType(ctx, b, t, scopeReadWrite)
+	if err != nil {
+		return nil, fmt.Errorf("%w: credentials file %s: %v", ErrBadConfig, cfg.CredentialsFile, err)
+	}
+	return creds.TokenSource, nil
+}
+
+// credentialsFile reads a JSON credentials file and its "type", which
+// must be one the backend accepts.
+func credentialsFile(path string) ([]byte, google.CredentialsType, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: credentials file: %v", ErrBadConfig, err)
+		return nil, "", fmt.Errorf("%w: credentials file: %v", ErrBadConfig, err)
 	}
 	var f struct {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%w: credentials file %s is not JSON", ErrBadConfig, path)
+		return nil, "", fmt.Errorf("%w: credentials file %s is not JSON", ErrBadConfig, path)
 	}
-	types := map[string]option.CredentialsType{
-		"service_account":              option.ServiceAccount,
-		"authorized_user":              option.AuthorizedUser,
-		"external_account":             option.ExternalAccount,
-		"impersonated_service_account": option.ImpersonatedServiceAccount,
+	switch t := google.CredentialsType(f.Type); t {
+	case google.ServiceAccount, google.AuthorizedUser, google.ExternalAccount, google.ImpersonatedServiceAccount:
+		return b, t, nil
 	}
-	t, ok := types[f.Type]
-	if !ok {
-		return nil, fmt.Errorf("%w: credentials file %s has type %q; want service_account, authorized_user, external_account or impersonated_service_account", ErrBadConfig, path, f.Type)
-	}
-	return option.WithAuthCredentialsJSON(t, b), nil
+	return nil, "", fmt.Errorf("%w: credentials file %s has type %q; want service_account, authorized_user, external_account or impersonated_service_account", ErrBadConfig, path, f.Type)
 }
 
 // isList reports whether a request fetches a page of a listing
@@ -86,3 +139,104 @@ func credentialsFile(path string) (option.ClientOption, error) {
 func isList(req *http.Request) bool {
 	return req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/o")
 }
+
+// objectURL is the URL of an object's metadata (and, with alt=media, its
+// bytes). The name is one path segment: its slashes are escaped.
+func (c *client) objectURL(bucket, name string) string {
+	return c.api + "b/" + url.PathEscape(bucket) + "/o/" + url.PathEscape(name)
+}
+
+// objectsURL is the URL that lists a bucket's objects.
+func (c *client) objectsURL(bucket string) string {
+	return c.api + "b/" + url.PathEscape(bucket) + "/o"
+}
+
+// uploadURL is the URL that starts an upload of the named object.
+func (c *client) uploadURL(bucket, name, uploadType string) string {
+	q := url.Values{"uploadType": {uploadType}, "name": {name}}
+	return c.upload + "b/" + url.PathEscape(bucket) + "/o?" + q.Encode()
+}
+
+// send sends req and returns its answer if the status is one of ok, else
+// an *apiError made from the answer (its body read and closed).
+func (c *client) send(req *http.Request, ok ...int) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range ok {
+		if resp.StatusCode == s {
+			return resp, nil
+		}
+	}
+	defer resp.Body.Close()
+	return nil, readAPIError(resp)
+}
+
+// call sends a request without a media body and decodes a 200 answer's
+// JSON into out (nil: the body is dropped). 204 is accepted too.
+func (c *client) call(ctx context.Context, method, u string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.send(req, http.StatusOK, http.StatusNoContent)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decode(resp, out)
+}
+
+// decode reads a JSON answer into out, or drops it when out is nil.
+func decode(resp *http.Response, out any) error {
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, err := io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("read the answer to %s %s: %w", resp.Request.Method, resp.Request.URL.Path, err)
+	}
+	return nil
+}
+
+// fencedBody is a request body that stops reading once closed. An HTTP
+// transport may go on reading a request's body after the call returns
+// (it closes it asynchronously); after close, which waits for a read in
+// progress, the source is never touched again, so a retry can rewind it.
+type fencedBody struct {
+	mu     sync.Mutex
+	r      io.Reader
+	closed bool
+}
+
+// Read implements io.Reader.
+func (f *fencedBody) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return 0, errBodyClosed
+	}
+	return f.r.Read(p)
+}
+
+// Close implements io.Closer.
+func (f *fencedBody) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	return nil
+}
+
+var errBodyClosed = fmt.Errorf("gcs: upload body read after its request ended")

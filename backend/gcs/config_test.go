@@ -51,11 +51,11 @@ func TestCredentialsFile(t *testing.T) {
 		os.WriteFile(p, []byte(content), 0o600)
 		return p
 	}
-	if _, err := credentialsFile(write("sa.json", `{"type":"service_account","private_key":"SECRET"}`)); err != nil {
+	if _, _, err := credentialsFile(write("sa.json", `{"type":"service_account","private_key":"SECRET"}`)); err != nil {
 		t.Errorf("service account file: %v", err)
 	}
 	for _, p := range []string{write("bad.json", "SECRET not json"), write("odd.json", `{"type":"api_key","key":"SECRET"}`), filepath.Join(dir, "missing.json")} {
-		_, err := credentialsFile(p)
+		_, _, err := credentialsFile(p)
 		if !errors.Is(err, ErrBadConfig) || strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("%s: %v, want ErrBadConfig without the file's content", p, err)
 		}

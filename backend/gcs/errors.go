@@ -2,13 +2,14 @@ package gcs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
-	"cloud.google.com/go/storage"
 	"golang.org/x/oauth2"
-	"google.golang.org/api/googleapi"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/objectstore"
@@ -26,31 +27,82 @@ var (
 	ErrNotEmpty = errors.New("gcs: prefix holds objects that are not a repository")
 )
 
-// Error reasons (googleapi.ErrorItem.Reason) by the sentinel they map to;
-// anything else is classified by its HTTP status. GCS answers some rate
-// limits with 403, which the reason tells from a refusal.
+// Error reasons (the JSON API's errors[].reason) by the sentinel they map
+// to; anything else is classified by its HTTP status. GCS answers some
+// rate limits with 403, which the reason tells from a refusal.
 var (
 	transientReasons = map[string]bool{"rateLimitExceeded": true, "userRateLimitExceeded": true,
 		"backendError": true, "internalError": true}
 	noSpaceReasons = map[string]bool{"quotaExceeded": true, "storageQuotaExceeded": true}
 )
 
-// mapErr translates a client library, OAuth or network error onto the
-// backend's sentinels, keeping the provider's message. Context errors and
-// errors it cannot classify are returned unchanged.
+// apiError is an error answer of the JSON API.
+type apiError struct {
+	// Code is the HTTP status.
+	Code int
+	// Message is the server's message, or the start of a body that is
+	// not the API's JSON error.
+	Message string
+	// Reasons are the errors[].reason codes, in order.
+	Reasons []string
+}
+
+// Error renders the answer in one line: "message (HTTP 403, reason
+// forbidden)".
+func (e *apiError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Code)
+	}
+	s := fmt.Sprintf("%s (HTTP %d", msg, e.Code)
+	if len(e.Reasons) > 0 && e.Reasons[0] != "" {
+		s += ", reason " + e.Reasons[0]
+	}
+	return s + ")"
+}
+
+// readAPIError makes an *apiError of an answer, reading (a bounded part
+// of) its body: {"error": {"code": 403, "message": "...", "errors":
+// [{"reason": "forbidden", ...}]}}.
+func readAPIError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &apiError{Code: resp.StatusCode}
+	var doc struct {
+		Error struct {
+			Message string `json:"message"`
+			Errors  []struct {
+				Reason string `json:"reason"`
+			} `json:"errors"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &doc) == nil && doc.Error.Message != "" {
+		e.Message = doc.Error.Message
+		for _, it := range doc.Error.Errors {
+			e.Reasons = append(e.Reasons, it.Reason)
+		}
+		return e
+	}
+	msg := strings.Join(strings.Fields(string(body)), " ")
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	e.Message = msg
+	return e
+}
+
+// mapErr translates an error answer, an OAuth failure or a network error
+// onto the backend's sentinels, keeping the provider's message. Context
+// errors and errors it cannot classify are returned unchanged.
 func mapErr(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	if errors.Is(err, storage.ErrObjectNotExist) || errors.Is(err, storage.ErrBucketNotExist) {
-		return fmt.Errorf("%w: %v", backend.ErrNotFound, err)
-	}
-	var gerr *googleapi.Error
-	if errors.As(err, &gerr) {
-		if s := responseSentinel(gerr); s != nil {
-			return fmt.Errorf("%w: %s", s, describe(gerr))
+	var aerr *apiError
+	if errors.As(err, &aerr) {
+		if s := responseSentinel(aerr); s != nil {
+			return fmt.Errorf("%w: %v", s, aerr)
 		}
-		return fmt.Errorf("gcs: %s", describe(gerr))
+		return fmt.Errorf("gcs: %v", aerr)
 	}
 	var rerr *oauth2.RetrieveError
 	if errors.As(err, &rerr) {
@@ -64,28 +116,14 @@ func mapErr(err error) error {
 
 // responseSentinel picks the sentinel for an error answer: by reason
 // first, then by HTTP status.
-func responseSentinel(e *googleapi.Error) error {
-	for _, it := range e.Errors {
+func responseSentinel(e *apiError) error {
+	for _, r := range e.Reasons {
 		switch {
-		case transientReasons[it.Reason]:
+		case transientReasons[r]:
 			return backend.ErrTransient
-		case noSpaceReasons[it.Reason]:
+		case noSpaceReasons[r]:
 			return backend.ErrNoSpace
 		}
 	}
 	return objectstore.StatusSentinel(e.Code)
-}
-
-// describe renders an error answer in one line: "message (HTTP 403,
-// reason forbidden)".
-func describe(e *googleapi.Error) string {
-	msg := e.Message
-	if msg == "" {
-		msg = http.StatusText(e.Code)
-	}
-	s := fmt.Sprintf("%s (HTTP %d", msg, e.Code)
-	if len(e.Errors) > 0 && e.Errors[0].Reason != "" {
-		s += ", reason " + e.Errors[0].Reason
-	}
-	return s + ")"
 }

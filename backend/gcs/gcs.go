@@ -1,6 +1,9 @@
 // Package gcs stores a repository in a bucket of Google Cloud Storage (or
-// fake-gcs-server, an emulator), through Google's client library
-// (cloud.google.com/go/storage) and its JSON API.
+// fake-gcs-server, an emulator), through the JSON API. It speaks the few
+// calls a repository needs itself, with golang.org/x/oauth2/google for
+// credentials: Google's client library would add 35 MB and 400 package
+// initialisers (gRPC, OpenTelemetry) to every run of the binary, GCS or
+// not.
 //
 // Objects are named "<prefix>/" + backend.Path(h). Objects larger than one
 // chunk go up in a resumable upload, chunk by chunk from the caller's
@@ -8,7 +11,7 @@
 // upload finishes and not before: a failed or cancelled upload is
 // abandoned and leaves no object. Reads are ranged GETs.
 //
-// The client's own retries are turned off: retrying is the job of the
+// The backend does not retry: retrying is the job of the
 // backend/retry decorator, which acts on the sentinels this package maps
 // every failure onto (see mapErr): missing objects and buckets are
 // backend.ErrNotFound, refused credentials and permissions
@@ -22,12 +25,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
-
-	"cloud.google.com/go/storage"
-	"google.golang.org/api/googleapi"
-	"google.golang.org/api/iterator"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/objectstore"
@@ -36,12 +36,10 @@ import (
 // Backend is a repository under a bucket prefix. It is safe for concurrent
 // use.
 type Backend struct {
-	cfg       Config
-	client    *storage.Client
-	bucket    *storage.BucketHandle
-	transport *http.Transport
-	prefix    string // "" or the prefix with a trailing slash
-	requests  objectstore.Counter
+	cfg      Config
+	c        *client
+	prefix   string // "" or the prefix with a trailing slash
+	requests objectstore.Counter
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -96,9 +94,11 @@ func (b *Backend) makeBucket(ctx context.Context) error {
 	if project == "" {
 		return fmt.Errorf("%w: making bucket %q needs a project id: set project_id in the configuration file or GOOGLE_CLOUD_PROJECT", ErrBadConfig, b.cfg.Bucket)
 	}
-	err := b.bucket.Create(ctx, project, &storage.BucketAttrs{UniformBucketLevelAccess: storage.UniformBucketLevelAccess{Enabled: true}})
-	var gerr *googleapi.Error
-	if errors.As(err, &gerr) && gerr.Code == http.StatusConflict {
+	bucket := map[string]any{"name": b.cfg.Bucket,
+		"iamConfiguration": map[string]any{"uniformBucketLevelAccess": map[string]any{"enabled": true}}}
+	err := b.c.call(ctx, http.MethodPost, b.c.api+"b?"+url.Values{"project": {project}}.Encode(), bucket, nil)
+	var aerr *apiError
+	if errors.As(err, &aerr) && aerr.Code == http.StatusConflict {
 		return nil // ours already, or made by a concurrent Create
 	}
 	if err != nil {
@@ -110,24 +110,21 @@ func (b *Backend) makeBucket(ctx context.Context) error {
 // firstNames lists up to max entries directly under the prefix (objects
 // and "folder/" prefixes), relative to the prefix.
 func (b *Backend) firstNames(ctx context.Context, max int) ([]string, error) {
-	q := &storage.Query{Prefix: b.prefix, Delimiter: "/"}
-	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
-		return nil, err
-	}
-	it := b.bucket.Objects(ctx, q)
-	it.PageInfo().MaxSize = max
 	var names []string
-	for len(names) < max {
-		attrs, err := it.Next()
-		if err == iterator.Done {
-			break
+	q := url.Values{"prefix": {b.prefix}, "delimiter": {"/"}}
+	err := b.c.list(ctx, b.cfg.Bucket, q, max, func(p listPage) error {
+		for _, o := range p.Items {
+			names = append(names, strings.TrimPrefix(o.Name, b.prefix))
 		}
-		if err != nil {
-			return nil, mapErr(err)
+		for _, dir := range p.Prefixes {
+			names = append(names, strings.TrimPrefix(dir, b.prefix))
 		}
-		names = append(names, strings.TrimPrefix(attrs.Name+attrs.Prefix, b.prefix))
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err)
 	}
-	return names, nil
+	return names[:min(len(names), max)], nil
 }
 
 func newBackend(ctx context.Context, cfg Config, getenv func(string) string) (*Backend, error) {
@@ -135,11 +132,11 @@ func newBackend(ctx context.Context, cfg Config, getenv func(string) string) (*B
 		return nil, err
 	}
 	b := &Backend{cfg: cfg}
-	client, tr, err := newClient(ctx, cfg, &b.requests, getenv)
+	c, err := newClient(ctx, cfg, &b.requests, getenv)
 	if err != nil {
 		return nil, err
 	}
-	b.client, b.transport, b.bucket = client, tr, client.Bucket(cfg.Bucket)
+	b.c = c
 	if cfg.Prefix != "" {
 		b.prefix = cfg.Prefix + "/"
 	}
@@ -157,13 +154,14 @@ func withHint(err error) error {
 // Location implements backend.Backend: the gs: address.
 func (b *Backend) Location() string { return b.cfg.Location() }
 
-// Close implements backend.Backend; it closes the client and drops idle
-// connections.
+// Close implements backend.Backend; it drops idle connections.
 func (b *Backend) Close() error {
-	err := b.client.Close()
-	b.transport.CloseIdleConnections()
-	return err
+	b.c.transport.CloseIdleConnections()
+	return nil
 }
+
+// name is the object name of h.
+func (b *Backend) name(h backend.Handle) string { return b.prefix + backend.Path(h) }
 
 // Requests returns the number of HTTP requests sent so far, by kind.
 func (b *Backend) Requests() objectstore.Requests { return b.requests.Snapshot() }
