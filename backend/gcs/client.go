@@ -208,6 +208,9 @@ func decode(resp *http.Response, out any) error {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("read the answer to %s %s: %w", resp.Request.Method, resp.Request.URL.Path, err)
 	}
+	// What follows the value (a newline) is read too, so that the
+	// connection goes back to the pool.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -202,5 +203,65 @@ func TestServiceAccountCredentials(t *testing.T) {
 		case refused && strings.Contains(err.Error(), "PRIVATE KEY"):
 			t.Errorf("the error shows the key: %v", err)
 		}
+	}
+}
+
+// TestConnectionsAreReused: every kind of answer is read to its end, so
+// one connection serves a run of calls (a new TLS handshake per request
+// would cost a round trip or two against GCS).
+func TestConnectionsAreReused(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Query().Get("alt") == "media":
+			w.Write([]byte("0123456789"))
+		case r.Method == http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/o"):
+			fmt.Fprint(w, `{"items":[{"name":"index/`+strings.Repeat("ab", 32)+`","size":"10"}]}`+"\n")
+		default: // padded past what a JSON decoder reads at once
+			fmt.Fprint(w, `{"name":"x","size":"10"}`+strings.Repeat(" ", 8192)+"\n")
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	be, err := newBackend(context.Background(), Config{Bucket: "b01"}, func(k string) string {
+		if k == envEmulator {
+			return srv.URL
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	ctx := context.Background()
+	h := backend.Handle{Type: backend.IndexFile, Name: strings.Repeat("ab", 32)}
+	for range 3 {
+		if _, err := be.Stat(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.Save(ctx, h, backend.NewByteReader([]byte("0123456789"))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := backend.LoadAll(ctx, be, h); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.List(ctx, backend.IndexFile, func(backend.FileInfo) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.Remove(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for 15 sequential calls, want 1", n)
 	}
 }

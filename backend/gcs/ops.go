@@ -69,30 +69,30 @@ func (c *client) uploadResumable(ctx context.Context, bucket, name string, src i
 	if err != nil {
 		return objectInfo{}, err
 	}
-	for off := int64(0); off < size; off += chunk {
+	for off := int64(0); ; off += chunk {
 		n := min(chunk, size-off)
-		last := off+n == size
 		hdr := http.Header{"Content-Range": {fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size)}}
-		want := http.StatusPermanentRedirect // 308: "resume incomplete"
-		if last {
-			want = http.StatusOK
-		}
-		resp, err := c.sendMedia(ctx, http.MethodPut, session, io.LimitReader(src, n), n, hdr, want, http.StatusCreated)
-		if err != nil {
-			return objectInfo{}, err
-		}
-		if last {
+		if off+n == size { // the last chunk: the answer is the object
+			resp, err := c.sendMedia(ctx, http.MethodPut, session, io.LimitReader(src, n), n, hdr, http.StatusOK, http.StatusCreated)
+			if err != nil {
+				return objectInfo{}, err
+			}
 			defer resp.Body.Close()
 			var obj objectInfo
 			return obj, decode(resp, &obj)
 		}
+		// 308, "resume incomplete", with the range the server holds.
+		resp, err := c.sendMedia(ctx, http.MethodPut, session, io.LimitReader(src, n), n, hdr, http.StatusPermanentRedirect)
+		if err != nil {
+			return objectInfo{}, err
+		}
 		kept := resp.Header.Get("Range")
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		resp.Body.Close()
 		if kept != fmt.Sprintf("bytes=0-%d", off+n-1) {
 			return objectInfo{}, fmt.Errorf("%w: resumable upload: sent bytes 0-%d, the server kept %q", backend.ErrTransient, off+n-1, kept)
 		}
 	}
-	panic("unreachable: the last chunk returns")
 }
 
 // startSession starts a resumable upload and returns its session URI.
