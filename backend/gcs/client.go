@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -47,6 +48,9 @@ type client struct {
 func newClient(ctx context.Context, cfg Config, counts *objectstore.Counter, getenv func(string) string) (*client, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 16
+	// GCS speaks HTTP/2: an idle connection that silently broke is found
+	// by a ping after 31 s instead of by the next request's failure.
+	base.HTTP2 = &http.HTTP2Config{SendPingTimeout: 31 * time.Second}
 	var next http.RoundTripper = base
 	endpoint := defaultEndpoint
 	if host := getenv(envEmulator); host != "" {
