@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cairnbackup/cairn/backend"
 )
@@ -264,4 +265,24 @@ func TestConnectionsAreReused(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d connections for 15 sequential calls, want 1", n)
 	}
+}
+
+// FuzzReadAPIError: whatever an error answer holds, it becomes one
+// bounded line of valid text.
+func FuzzReadAPIError(f *testing.F) {
+	f.Add(`{"error":{"code":403,"message":"no access","errors":[{"reason":"forbidden"}]}}`)
+	f.Add(`{"error":{"message":"` + strings.Repeat("é", 300) + `"}}`)
+	f.Add("<html>\n bad gateway</html>")
+	f.Add(`{"error":"invalid_grant"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		err := readAPIError(&http.Response{StatusCode: 500, Body: io.NopCloser(strings.NewReader(body))})
+		var aerr *apiError
+		if !errors.As(err, &aerr) {
+			t.Fatalf("%T", err)
+		}
+		if len(aerr.Message) > maxMessage+3 || strings.ContainsAny(aerr.Message, "\n\r") ||
+			(utf8.ValidString(body) && !utf8.ValidString(aerr.Message)) {
+			t.Errorf("message %q", aerr.Message)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 
@@ -75,19 +76,32 @@ func readAPIError(resp *http.Response) error {
 			} `json:"errors"`
 		} `json:"error"`
 	}
+	msg := string(body)
 	if json.Unmarshal(body, &doc) == nil && doc.Error.Message != "" {
-		e.Message = doc.Error.Message
+		msg = doc.Error.Message
 		for _, it := range doc.Error.Errors {
 			e.Reasons = append(e.Reasons, it.Reason)
 		}
-		return e
 	}
-	msg := strings.Join(strings.Fields(string(body)), " ")
-	if len(msg) > 200 {
-		msg = msg[:200] + "..."
-	}
-	e.Message = msg
+	e.Message = oneLine(msg, maxMessage)
 	return e
+}
+
+// maxMessage bounds the server's words kept in an error.
+const maxMessage = 200
+
+// oneLine folds s onto one line and cuts it after max bytes (on a rune
+// boundary), marking the cut.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // mapErr translates an error answer, an OAuth failure or a network error
