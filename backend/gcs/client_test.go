@@ -286,3 +286,21 @@ func FuzzReadAPIError(f *testing.F) {
 		}
 	})
 }
+
+// TestCreateReadsPastAnEmptyPage: a listing page may hold nothing and
+// still not be the last (GCS drops repeated prefixes from a page), so
+// Create pages on and finds the foreign object behind it.
+func TestCreateReadsPastAnEmptyPage(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("pageToken") == "" {
+			fmt.Fprint(w, `{"nextPageToken":"p2"}`)
+			return
+		}
+		fmt.Fprint(w, `{"items":[{"name":"notes.txt","size":"1"}]}`)
+	}))
+	defer srv.Close()
+	t.Setenv(envEmulator, srv.URL)
+	if _, err := Create(context.Background(), Config{Bucket: "b01"}, false); !errors.Is(err, ErrNotEmpty) {
+		t.Errorf("create over a bucket whose second page holds notes.txt: %v, want ErrNotEmpty", err)
+	}
+}

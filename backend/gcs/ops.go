@@ -241,12 +241,12 @@ type listPage struct {
 }
 
 // list fetches the pages of a listing with the query q (prefix,
-// delimiter) and hands each to fn, stopping at fn's error; max > 0 asks for pages of at most max
-// entries and stops after the first page.
-func (c *client) list(ctx context.Context, bucket string, q url.Values, max int, fn func(listPage) error) error {
+// delimiter) and hands each to fn, stopping at fn's error; pageSize > 0
+// asks for pages of at most that many entries (default 1000).
+func (c *client) list(ctx context.Context, bucket string, q url.Values, pageSize int, fn func(listPage) error) error {
 	q.Set("fields", "items(name,size),prefixes,nextPageToken")
-	if max > 0 {
-		q.Set("maxResults", strconv.Itoa(max))
+	if pageSize > 0 {
+		q.Set("maxResults", strconv.Itoa(pageSize))
 	}
 	for {
 		var p listPage
@@ -256,7 +256,7 @@ func (c *client) list(ctx context.Context, bucket string, q url.Values, max int,
 		if err := fn(p); err != nil {
 			return err
 		}
-		if p.NextPageToken == "" || max > 0 {
+		if p.NextPageToken == "" {
 			return nil
 		}
 		q.Set("pageToken", p.NextPageToken)
