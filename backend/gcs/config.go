@@ -9,11 +9,15 @@ import (
 	"github.com/cairnbackup/cairn/backend/objectstore"
 )
 
-// Upload sizes: an object larger than ChunkSize goes up in a resumable
-// upload, ChunkSize bytes a request (the client holds one chunk in
-// memory); smaller ones in one request.
+// Upload sizes: an object of up to ChunkSize bytes goes up in one
+// request, a larger one in a resumable upload, ChunkSize bytes a request;
+// both are streamed from the source, never held in memory. A resumable
+// session costs two more requests (its start and a chunk more), and its
+// one gain, resending only a failed chunk, is not taken (a failed upload
+// is retried whole), so the default sends every pack of the default pack
+// size (16 MiB, a few MiB more with its last blob) in one request.
 const (
-	DefaultChunkSize = 8 << 20
+	DefaultChunkSize = 32 << 20
 	chunkAlign       = 256 << 10 // GCS wants chunks in multiples of 256 KiB
 	addressScheme    = "gs:"
 	addressForm      = "gs:BUCKET[/PREFIX]"
@@ -43,8 +47,9 @@ type Config struct {
 	// emulator instead, without authentication.
 	Endpoint string
 
-	// ChunkSize is the size of a resumable upload's requests (default
-	// 8 MiB, a multiple of 256 KiB).
+	// ChunkSize is the largest object sent in one request and the size of
+	// a resumable upload's requests (default 32 MiB, a multiple of 256
+	// KiB).
 	ChunkSize int
 }
 

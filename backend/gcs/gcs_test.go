@@ -139,3 +139,27 @@ func TestCreateRefusesForeignObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestPackInOneRequest: with the default chunk size, a pack of the default
+// pack size and its last blob goes up in one request, no session.
+func TestPackInOneRequest(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Bucket = newBucket(t)
+	be, err := gcs.Create(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	data := bytes.Repeat([]byte("0123456789abcdef"), (24<<20)/16)
+	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("cd", 32)}
+	before := be.Requests()
+	if err := be.Save(context.Background(), h, backend.NewByteReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if d := be.Requests(); d.Post-before.Post != 1 || d.Put != before.Put {
+		t.Errorf("requests %+v after %+v: want one POST for a 24 MiB pack", d, before)
+	}
+	if fi, err := be.Stat(context.Background(), h); err != nil || fi.Size != int64(len(data)) {
+		t.Errorf("stat: %+v, %v", fi, err)
+	}
+}
