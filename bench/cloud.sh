@@ -17,6 +17,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-${TMPDIR:-/tmp}/cairn-cloud-bench}
 bin_size=${BIN_SIZE:-$((300 << 20))}
 s3=${CAIRN_S3_SCRIPTS:-$root/scripts}
+# The emulators hold the benchmark's data: stop them at the end, as
+# scripts/test.sh does.
+trap '"$s3/stop-s3.sh" >/dev/null 2>&1; "$root/scripts/stop-azurite.sh" >/dev/null 2>&1; "$root/scripts/stop-fake-gcs.sh" >/dev/null 2>&1' EXIT
 eval "$("$s3/start-s3.sh")"
 eval "$("$root/scripts/start-azurite.sh")"
 eval "$("$root/scripts/start-fake-gcs.sh")"
