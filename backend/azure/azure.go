@@ -2,10 +2,11 @@
 // (or Azurite, its emulator), through the Azure SDK for Go
 // (github.com/Azure/azure-sdk-for-go/sdk/storage/azblob).
 //
-// Objects are block blobs named "<prefix>/" + backend.Path(h). Packs go up
-// as blocks (Put Block for each, streamed from the source with a bounded
-// number of block buffers, then Put Block List); other objects in one Put
-// Blob streamed from the source. Either way the blob appears whole only
+// Objects are block blobs named "<prefix>/" + backend.Path(h). An object
+// goes up in one Put Blob streamed from the source, or, above
+// Config.SingleMax (128 MiB), as blocks (Put Block for each, streamed from
+// the source with a bounded number of block buffers, then Put Block
+// List). Either way the blob appears whole only
 // when the last request succeeds: blocks of a failed or cancelled upload
 // stay uncommitted, invisible to reads and listings, and Azure discards
 // them after a week. Reads are ranged GETs.

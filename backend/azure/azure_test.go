@@ -27,7 +27,7 @@ func TestObjectStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) backend.Backend {
 		cfg := base
 		cfg.Container = newContainer(t, cfg)
-		cfg.BlockSize = 1 << 20
+		cfg.SingleMax, cfg.BlockSize = 1<<20, 1<<20
 		be, err := azure.Create(context.Background(), cfg, false)
 		if err != nil {
 			t.Fatal(err)
@@ -37,15 +37,16 @@ func TestObjectStore(t *testing.T) {
 }
 
 // TestConformance runs the backend suite against Azurite, each subtest in
-// a fresh container; every other one uses a prefix. Small blocks make the
-// suite's larger packs go up in several blocks.
+// a fresh container; every other one uses a prefix. A small single-upload
+// limit and small blocks make the suite's larger packs go up in several
+// blocks.
 func TestConformance(t *testing.T) {
 	base := testConfig(t)
 	n := 0
 	backendtest.Run(t, func(t *testing.T) backend.Backend {
 		cfg := base
 		cfg.Container = newContainer(t, cfg)
-		cfg.BlockSize = 1 << 20
+		cfg.SingleMax, cfg.BlockSize = 1<<20, 1<<20
 		if n++; n%2 == 0 {
 			cfg.Prefix = "repos/r1"
 		}
@@ -60,7 +61,7 @@ func TestConformance(t *testing.T) {
 func TestBlocks(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Container = newContainer(t, cfg)
-	cfg.BlockSize = 1 << 20
+	cfg.SingleMax, cfg.BlockSize = 1<<20, 1<<20
 	be, err := azure.Create(context.Background(), cfg, false)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +79,30 @@ func TestBlocks(t *testing.T) {
 	got, err := backend.LoadAll(context.Background(), be, h)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("block round trip: %v (%d bytes)", err, len(got))
+	}
+}
+
+// TestPackInOnePutBlob: with the default limit, a pack of the default
+// pack size and its last blob goes up in one Put Blob, no blocks.
+func TestPackInOnePutBlob(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Container = newContainer(t, cfg)
+	be, err := azure.Create(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	data := bytes.Repeat([]byte("0123456789abcdef"), (24<<20)/16)
+	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("cd", 32)}
+	before := be.Requests()
+	if err := be.Save(context.Background(), h, backend.NewByteReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if d := be.Requests().Put - before.Put; d != 1 {
+		t.Errorf("a 24 MiB pack took %d PUTs, want 1 (Put Blob)", d)
+	}
+	if fi, err := be.Stat(context.Background(), h); err != nil || fi.Size != int64(len(data)) {
+		t.Errorf("stat: %+v, %v", fi, err)
 	}
 }
 

@@ -9,13 +9,20 @@ import (
 	"github.com/cairnbackup/cairn/backend/objectstore"
 )
 
-// Upload sizes. Packs go up in blocks (Put Block, then Put Block List, which
-// makes the blob appear whole); other objects in one Put Blob.
+// Upload sizes. An object of up to SingleMax bytes goes up in one Put Blob,
+// streamed from the source; a larger one in blocks (Put Block for each,
+// then Put Block List, which makes the blob appear whole), BlockSize bytes
+// a block, Concurrency blocks in flight, each a buffer in memory. Blocks
+// cost a request each and a last one, and their gain, resending only a
+// failed block, is not taken (a failed upload is retried whole), so every
+// pack of the default pack size goes up in one request, as on S3.
 const (
+	DefaultSingleMax   = 128 << 20
 	DefaultBlockSize   = 4 << 20
 	DefaultConcurrency = 2
 	minBlockSize       = 1 << 20
 	maxBlockSize       = 4000 << 20 // Azure's limit for one block
+	maxPutBlob         = 5000 << 20 // Azure's limit for one Put Blob
 	addressScheme      = "azure:"
 	addressForm        = "azure:ACCOUNT/CONTAINER[/PREFIX]"
 )
@@ -45,9 +52,12 @@ type Config struct {
 	// identity, workload identity, the Azure CLI's login, ...).
 	ConnectionString, AccountKey, SASToken string
 
-	// BlockSize is the size of a pack upload's blocks (default 4 MiB, at
-	// least 1 MiB); Concurrency how many blocks of one upload are in
-	// flight (default 2). Each in-flight block is a buffer in memory.
+	// SingleMax is the largest object sent in one Put Blob (default 128
+	// MiB, at most 5000 MiB); BlockSize the size of a larger object's
+	// blocks (default 4 MiB, at least 1 MiB); Concurrency how many blocks
+	// of one upload are in flight (default 2). Each in-flight block is a
+	// buffer in memory.
+	SingleMax   int64
 	BlockSize   int64
 	Concurrency int
 }
@@ -149,6 +159,9 @@ func (c Config) validate() error {
 	if c.BlockSize != 0 && (c.BlockSize < minBlockSize || c.BlockSize > maxBlockSize) {
 		return fmt.Errorf("%w: block size %d: want 1 MiB to 4000 MiB", ErrBadConfig, c.BlockSize)
 	}
+	if c.SingleMax < 0 || c.SingleMax > maxPutBlob {
+		return fmt.Errorf("%w: single upload limit %d: want at most 5000 MiB", ErrBadConfig, c.SingleMax)
+	}
 	if c.Concurrency < 0 || c.Concurrency > 64 {
 		return fmt.Errorf("%w: concurrency %d: want 1 to 64", ErrBadConfig, c.Concurrency)
 	}
@@ -166,6 +179,13 @@ func checkEndpoint(s string) error {
 		return fmt.Errorf("%w: endpoint: no credentials, query or fragment (give a SAS token as sas_token)", ErrBadConfig)
 	}
 	return nil
+}
+
+func (c Config) singleMax() int64 {
+	if c.SingleMax == 0 {
+		return DefaultSingleMax
+	}
+	return c.SingleMax
 }
 
 func (c Config) blockSize() int64 {

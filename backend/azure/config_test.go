@@ -84,3 +84,19 @@ func TestResolveCredentials(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateSizes(t *testing.T) {
+	for _, c := range []Config{
+		{Account: "acct", Container: "c01", SingleMax: -1},
+		{Account: "acct", Container: "c01", SingleMax: 5001 << 20},
+		{Account: "acct", Container: "c01", BlockSize: 1000},
+		{Account: "acct", Container: "c01", Concurrency: 65},
+	} {
+		if err := c.validate(); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%+v: %v, want ErrBadConfig", c, err)
+		}
+	}
+	if err := (Config{Account: "acct", Container: "c01", SingleMax: 5000 << 20}).validate(); err != nil {
+		t.Errorf("Azure's own limit refused: %v", err)
+	}
+}

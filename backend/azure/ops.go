@@ -18,9 +18,10 @@ func (b *Backend) key(h backend.Handle) string { return b.prefix + backend.Path(
 
 var contentType = "application/octet-stream"
 
-// Save implements backend.Backend: packs as blocks and a block list,
-// other objects in one Put Blob, both streamed from rd. The source is read
-// through Read only, so cancelling ctx stops the upload at the next read.
+// Save implements backend.Backend: one Put Blob streamed from rd, or for
+// an object larger than SingleMax, blocks and a block list. The source is
+// read through Read only, so cancelling ctx stops the upload at the next
+// read.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
 	size, err := objectstore.SaveSize(ctx, h, rd)
 	if err != nil {
@@ -29,7 +30,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	body := &seekableSource{ctx: ctx, rd: rd, size: size, src: objectstore.NewSource(ctx, rd, size)}
 	bb := b.client.NewBlockBlobClient(b.key(h))
 	headers := &blob.HTTPHeaders{BlobContentType: &contentType}
-	if h.Type == backend.PackFile {
+	if size > b.cfg.singleMax() {
 		_, err = bb.UploadStream(ctx, body, &blockblob.UploadStreamOptions{
 			BlockSize: b.cfg.blockSize(), Concurrency: b.cfg.concurrency(), HTTPHeaders: headers,
 		})

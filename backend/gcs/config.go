@@ -17,7 +17,7 @@ import (
 // is retried whole), so the default sends every pack of the default pack
 // size (16 MiB, a few MiB more with its last blob) in one request.
 const (
-	DefaultChunkSize = 32 << 20
+	DefaultChunkSize = 128 << 20
 	chunkAlign       = 256 << 10 // GCS wants chunks in multiples of 256 KiB
 	addressScheme    = "gs:"
 	addressForm      = "gs:BUCKET[/PREFIX]"
@@ -48,7 +48,7 @@ type Config struct {
 	Endpoint string
 
 	// ChunkSize is the largest object sent in one request and the size of
-	// a resumable upload's requests (default 32 MiB, a multiple of 256
+	// a resumable upload's requests (default 128 MiB, a multiple of 256
 	// KiB).
 	ChunkSize int
 }
