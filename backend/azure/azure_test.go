@@ -92,17 +92,8 @@ func TestPackInOnePutBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	data := bytes.Repeat([]byte("0123456789abcdef"), (24<<20)/16)
-	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("cd", 32)}
-	before := be.Requests()
-	if err := be.Save(context.Background(), h, backend.NewByteReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	if d := be.Requests().Put - before.Put; d != 1 {
-		t.Errorf("a 24 MiB pack took %d PUTs, want 1 (Put Blob)", d)
-	}
-	if fi, err := be.Stat(context.Background(), h); err != nil || fi.Size != int64(len(data)) {
-		t.Errorf("stat: %+v, %v", fi, err)
+	if n := storetest.SaveRequests(t, be, 24<<20, func() int64 { return be.Requests().Put }); n != 1 {
+		t.Errorf("a 24 MiB pack took %d PUTs, want 1 (Put Blob)", n)
 	}
 }
 

@@ -150,16 +150,8 @@ func TestPackInOneRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	data := bytes.Repeat([]byte("0123456789abcdef"), (24<<20)/16)
-	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("cd", 32)}
-	before := be.Requests()
-	if err := be.Save(context.Background(), h, backend.NewByteReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	if d := be.Requests(); d.Post-before.Post != 1 || d.Put != before.Put {
-		t.Errorf("requests %+v after %+v: want one POST for a 24 MiB pack", d, before)
-	}
-	if fi, err := be.Stat(context.Background(), h); err != nil || fi.Size != int64(len(data)) {
-		t.Errorf("stat: %+v, %v", fi, err)
+	requests := func() int64 { r := be.Requests(); return r.Post + r.Put }
+	if n := storetest.SaveRequests(t, be, 24<<20, requests); n != 1 {
+		t.Errorf("a 24 MiB pack took %d requests, want one POST", n)
 	}
 }

@@ -106,6 +106,22 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// TestPackInOnePut: with the default threshold, a pack of the default
+// pack size and its last blob goes up in one PUT, no multipart upload.
+func TestPackInOnePut(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Bucket = newBucket(t, cfg)
+	be, err := s3.Create(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	requests := func() int64 { r := be.Requests(); return r.Post + r.Put }
+	if n := storetest.SaveRequests(t, be, 24<<20, requests); n != 1 {
+		t.Errorf("a 24 MiB pack took %d requests, want one PUT", n)
+	}
+}
+
 func TestBadCredentials(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Bucket = newBucket(t, cfg)

@@ -150,3 +150,22 @@ func testCancelledUpload(t *testing.T, be backend.Backend) {
 		t.Fatalf("round trip after a cancelled upload: %v (%d bytes)", err, len(got))
 	}
 }
+
+// SaveRequests saves a pack of size bytes into be, checks that it reads
+// back whole, and returns how many requests count (a backend's request
+// counter, read before and after) counted for the save.
+func SaveRequests(t *testing.T, be backend.Backend, size int, count func() int64) int64 {
+	t.Helper()
+	data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("cd", 32)}
+	before := count()
+	if err := be.Save(context.Background(), h, backend.NewByteReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	n := count() - before
+	got, err := backend.LoadAll(context.Background(), be, h)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("round trip of %d bytes: %v (%d bytes back)", len(data), err, len(got))
+	}
+	return n
+}
