@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/oauth2"
@@ -90,10 +91,17 @@ func readAPIError(resp *http.Response) error {
 // maxMessage bounds the server's words kept in an error.
 const maxMessage = 200
 
-// oneLine folds s onto one line and cuts it after max bytes (on a rune
-// boundary), marking the cut.
+// oneLine folds s onto one line of printable text (anything else shows
+// as '?') and cuts it after max bytes (on a rune boundary), marking the
+// cut.
 func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "?")), " ")
+	s = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, s)
 	if len(s) <= max {
 		return s
 	}

@@ -166,8 +166,17 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	if offset > 0 && resp.StatusCode == http.StatusOK {
 		return fmt.Errorf("load %s: %w: asked for bytes from %d, the server sent the whole object", h, backend.ErrCorrupt, offset)
 	}
-	if resp.ContentLength < 0 { // no Content-Length: trust the body's end
+	if resp.ContentLength < 0 && length == 0 { // no Content-Length: trust the body's end
 		return fn(&objectstore.Body{Ctx: ctx, R: resp.Body, Left: math.MaxInt64, Handle: h, MapErr: mapErr, Unsized: true})
+	}
+	if resp.ContentLength < 0 { // the range asked for, and not a byte more
+		if err := fn(&objectstore.Body{Ctx: ctx, R: resp.Body, Left: int64(length), Handle: h, MapErr: mapErr}); err != nil {
+			return err
+		}
+		if n, _ := io.CopyN(io.Discard, resp.Body, 1); n > 0 {
+			return fmt.Errorf("load %s: %w: asked for %d bytes at %d, the server sent more", h, backend.ErrCorrupt, length, offset)
+		}
+		return nil
 	}
 	if err := objectstore.CheckLength(h, length, offset, resp.ContentLength); err != nil {
 		return err
@@ -194,6 +203,9 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 			return backend.FileInfo{}, ctx.Err()
 		}
 		return backend.FileInfo{}, fmt.Errorf("stat %s: %w", h, withHint(mapErr(err)))
+	}
+	if obj.Size < 0 {
+		return backend.FileInfo{}, fmt.Errorf("stat %s: %w: the server gives a size of %d", h, backend.ErrCorrupt, obj.Size)
 	}
 	return backend.FileInfo{Name: h.Name, Size: obj.Size}, nil
 }
@@ -248,10 +260,16 @@ func (c *client) list(ctx context.Context, bucket string, q url.Values, pageSize
 	if pageSize > 0 {
 		q.Set("maxResults", strconv.Itoa(pageSize))
 	}
+	seen := map[string]bool{} // page tokens followed so far
 	for {
 		var p listPage
 		if err := c.call(ctx, http.MethodGet, c.objectsURL(bucket)+"?"+q.Encode(), nil, &p); err != nil {
 			return err
+		}
+		for _, o := range p.Items {
+			if o.Size < 0 {
+				return fmt.Errorf("%w: the listing gives %q a size of %d", backend.ErrCorrupt, o.Name, o.Size)
+			}
 		}
 		if err := fn(p); err != nil {
 			return err
@@ -259,6 +277,10 @@ func (c *client) list(ctx context.Context, bucket string, q url.Values, pageSize
 		if p.NextPageToken == "" {
 			return nil
 		}
+		if seen[p.NextPageToken] {
+			return fmt.Errorf("%w: the server repeated a listing page token (the listing would never end)", backend.ErrCorrupt)
+		}
+		seen[p.NextPageToken] = true
 		q.Set("pageToken", p.NextPageToken)
 	}
 }
