@@ -1,0 +1,56 @@
+package azure
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairnbackup/cairn/backend"
+)
+
+// TestHostileServerList points the backend at a local server whose
+// listings misbehave: each must end in a clear error before the deadline
+// (a loop fails the test by the deadline, not by a timing assertion).
+func TestHostileServerList(t *testing.T) {
+	name := "data/ab/" + strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		name string
+		page string
+		want error // nil: any error will do
+	}{
+		{"listing that never ends", `<Blobs></Blobs><NextMarker>same</NextMarker>`, backend.ErrCorrupt},
+		{"negative size", `<Blobs><Blob><Name>` + name + `</Name><Properties><Content-Length>-5</Content-Length></Properties></Blob></Blobs><NextMarker/>`, backend.ErrCorrupt},
+		{"garbage", `<Blobs><Blob><Name>`, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/xml")
+				w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?><EnumerationResults ContainerName="c01"><Prefix>data/</Prefix>` + c.page + `</EnumerationResults>`))
+			}))
+			defer srv.Close()
+			be, err := newBackend(Config{Account: "acct", Container: "c01", Endpoint: srv.URL + "/acct", AccountKey: "a2V5"}, func(string) string { return "" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer be.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			n := 0
+			err = be.List(ctx, backend.PackFile, func(backend.FileInfo) error { n++; return nil })
+			if ctx.Err() != nil {
+				t.Fatalf("list did not end before the deadline: %v", err)
+			}
+			t.Logf("list: %v", err)
+			if err == nil {
+				t.Fatalf("list succeeded with %d entries", n)
+			}
+			if c.want != nil && !errors.Is(err, c.want) {
+				t.Errorf("list: %v, want %v", err, c.want)
+			}
+		})
+	}
+}
