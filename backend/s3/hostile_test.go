@@ -199,6 +199,11 @@ func TestHostileServerListAndStat(t *testing.T) {
 		{"endless redirects", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, r.URL.String(), http.StatusFound)
 		}},
+		{"negative size in a listing", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name><IsTruncated>false</IsTruncated><KeyCount>1</KeyCount>` +
+				`<Contents><Key>data/ab/` + hostileHandle.Name + `</Key><Size>-5</Size></Contents></ListBucketResult>`))
+		}},
 		{"negative size", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", strconv.Itoa(-5))
 			w.WriteHeader(http.StatusOK)
@@ -215,13 +220,13 @@ func TestHostileServerListAndStat(t *testing.T) {
 				t.Fatalf("list or stat did not end before the deadline: %v / %v", lerr, serr)
 			}
 			t.Logf("list: %v; stat: %v", lerr, serr)
-			if c.name == "listing that never ends" && !errors.Is(lerr, backend.ErrCorrupt) {
-				t.Errorf("endless listing: %v, want ErrCorrupt", lerr)
+			if (c.name == "listing that never ends" || c.name == "negative size in a listing") && !errors.Is(lerr, backend.ErrCorrupt) {
+				t.Errorf("%s: %v, want ErrCorrupt", c.name, lerr)
 			}
 			if lerr == nil && c.name != "negative size" {
 				t.Errorf("list succeeded with %d entries", n)
 			}
-			if serr == nil && c.name != "garbage listing" && c.name != "listing that never ends" {
+			if serr == nil && c.name != "garbage listing" && c.name != "listing that never ends" && c.name != "negative size in a listing" {
 				t.Errorf("stat succeeded")
 			}
 		})

@@ -157,6 +157,9 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		if !ok {
 			continue
 		}
+		if obj.Size < 0 {
+			return fmt.Errorf("list %s: %w: the listing gives %q a size of %d", t, backend.ErrCorrupt, obj.Key, obj.Size)
+		}
 		if err := fn(backend.FileInfo{Name: name, Size: obj.Size}); err != nil {
 			return err
 		}
