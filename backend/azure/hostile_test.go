@@ -10,7 +10,31 @@ import (
 	"time"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/objectstore/storetest"
 )
+
+// hostileServer serves h and returns a backend that talks to it.
+func hostileServer(t *testing.T, h http.HandlerFunc) backend.Backend {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	be, err := newBackend(Config{Account: "acct", Container: "c01", Endpoint: srv.URL + "/acct", AccountKey: hostileKey}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
+// hostileKey is a base64 account key that no error may show.
+const hostileKey = "aG9zdGlsZS10ZXN0LWtleQ=="
+
+func TestHostileServerLoad(t *testing.T) {
+	storetest.RunHostileLoad(t, hostileServer, storetest.HostileLoadCases(), hostileKey)
+}
+
+func TestHostileServerNeverAnswers(t *testing.T) {
+	storetest.RunHostileSilence(t, hostileServer)
+}
 
 // TestHostileServerList points the backend at a local server whose
 // listings misbehave: each must end in a clear error before the deadline

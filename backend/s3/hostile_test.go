@@ -1,7 +1,6 @@
 package s3_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cairnbackup/cairn/backend"
+	"github.com/cairnbackup/cairn/backend/objectstore/storetest"
 	"github.com/cairnbackup/cairn/backend/s3"
 )
 
@@ -40,145 +40,25 @@ func hostileServer(t *testing.T, h http.HandlerFunc) *s3.Backend {
 	return be
 }
 
-var hostileHandle = backend.Handle{Type: backend.PackFile, Name: strings.Repeat("ab", 32)}
-
-// hostileLoad loads 100 bytes at offset 10 under a deadline and returns
-// what the callback read and the error.
-func hostileLoad(t *testing.T, be *s3.Backend) ([]byte, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var got []byte
-	err := be.Load(ctx, hostileHandle, 100, 10, func(rd io.Reader) error {
-		var err error
-		got, err = io.ReadAll(rd)
-		return err
-	})
-	if ctx.Err() != nil {
-		t.Fatalf("load did not end before the deadline: %v", err)
-	}
-	return got, err
-}
+var hostileHandle = storetest.HostileHandle
 
 func TestHostileServerLoad(t *testing.T) {
-	data := bytes.Repeat([]byte("x"), 100)
-	for _, c := range []struct {
-		name    string
-		handler http.HandlerFunc
-		want    error // nil: any error will do
-	}{
-		{"garbage instead of an error document", func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(http.StatusInternalServerError)
-			w.Write([]byte("\x00\xff<<not xml at all"))
-		}, backend.ErrTransient},
-		{"garbage status", func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(299)
-			w.Write([]byte("what"))
-		}, nil},
-		{"fewer bytes than asked", func(w http.ResponseWriter, r *http.Request) {
-			objectHeaders(w)
-			w.Header().Set("Content-Length", "7")
-			w.Header().Set("Content-Range", "bytes 10-16/17")
-			w.WriteHeader(http.StatusPartialContent)
-			w.Write([]byte("garbage"))
-		}, backend.ErrShortRead},
-		{"more bytes than asked", func(w http.ResponseWriter, r *http.Request) {
-			objectHeaders(w)
-			w.Header().Set("Content-Length", "200")
-			w.WriteHeader(http.StatusPartialContent)
-			w.Write(bytes.Repeat([]byte("y"), 200))
-		}, backend.ErrCorrupt},
-		{"whole object instead of the range", func(w http.ResponseWriter, r *http.Request) {
-			objectHeaders(w)
-			w.Header().Set("Content-Length", "1000")
-			w.WriteHeader(http.StatusOK)
-			w.Write(bytes.Repeat([]byte("z"), 1000))
-		}, backend.ErrCorrupt},
-		{"body cut short of its length", func(w http.ResponseWriter, r *http.Request) {
-			objectHeaders(w)
-			w.Header().Set("Content-Length", "100")
-			w.WriteHeader(http.StatusPartialContent)
-			w.Write(data[:40])
-			hijackClose(w)
-		}, backend.ErrTransient},
-		{"no length and a body cut short", func(w http.ResponseWriter, r *http.Request) {
-			objectHeaders(w)
-			w.WriteHeader(http.StatusPartialContent)
-			w.Write(data[:40])
-			w.(http.Flusher).Flush()
-			hijackClose(w)
-		}, nil},
-		{"no length and a body too long", func(w http.ResponseWriter, r *http.Request) {
-			objectHeaders(w)
-			w.WriteHeader(http.StatusPartialContent)
-			w.Write(data)
-			w.Write(data)
-		}, nil},
-		{"endless redirects", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, r.URL.String(), http.StatusTemporaryRedirect)
-		}, nil},
-		{"redirect loop between two places", func(w http.ResponseWriter, r *http.Request) {
+	cases := append(storetest.HostileLoadCases(), storetest.HostileCase{
+		Name: "redirect loop between two places",
+		Handler: func(w http.ResponseWriter, r *http.Request) {
 			next := "/bkt/elsewhere"
 			if strings.Contains(r.URL.Path, "elsewhere") {
 				next = "/bkt/" + backend.Path(hostileHandle)
 			}
 			http.Redirect(w, r, next, http.StatusMovedPermanently)
-		}, nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			be := hostileServer(t, c.handler)
-			got, err := hostileLoad(t, be)
-			if err == nil {
-				t.Fatalf("load succeeded with %d bytes", len(got))
-			}
-			t.Logf("%v", err)
-			if c.want != nil && !errors.Is(err, c.want) {
-				t.Errorf("load: %v, want %v", err, c.want)
-			}
-			if len(got) == 100 {
-				t.Errorf("the callback read a whole range of %q before the error", got[:10])
-			}
-			if !strings.Contains(err.Error(), hostileHandle.Name[:8]) {
-				t.Errorf("error does not name the object: %v", err)
-			}
-			if strings.Contains(err.Error(), "hostile-test-secret") {
-				t.Errorf("error holds the secret key: %v", err)
-			}
-		})
-	}
-}
-
-// objectHeaders sets the headers of a plausible object answer, so that
-// the client gets as far as the body.
-func objectHeaders(w http.ResponseWriter) {
-	w.Header().Set("Last-Modified", "Mon, 07 Dec 2026 07:00:00 GMT")
-	w.Header().Set("ETag", `"0123456789abcdef0123456789abcdef"`)
-	w.Header().Set("Content-Type", "application/octet-stream")
-}
-
-// hijackClose drops the connection in the middle of an answer.
-func hijackClose(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
-	conn, _, err := w.(http.Hijacker).Hijack()
-	if err == nil {
-		conn.Close()
-	}
+		},
+	})
+	storetest.RunHostileLoad(t, func(t *testing.T, h http.HandlerFunc) backend.Backend { return hostileServer(t, h) },
+		cases, "hostile-test-secret")
 }
 
 func TestHostileServerNeverAnswers(t *testing.T) {
-	release := make(chan struct{})
-	be := hostileServer(t, func(w http.ResponseWriter, r *http.Request) {
-		<-release
-	})
-	defer close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	err := be.Load(ctx, hostileHandle, 100, 0, func(io.Reader) error { return nil })
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("load from a silent server: %v, want the context's deadline", err)
-	}
+	storetest.RunHostileSilence(t, func(t *testing.T, h http.HandlerFunc) backend.Backend { return hostileServer(t, h) })
 }
 
 func TestHostileServerListAndStat(t *testing.T) {
