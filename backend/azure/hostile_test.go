@@ -1,13 +1,11 @@
 package azure
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/objectstore/storetest"
@@ -51,24 +49,12 @@ func TestHostileServerList(t *testing.T) {
 		{"garbage", `<Blobs><Blob><Name>`, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			be := hostileServer(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/xml")
 				w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?><EnumerationResults ContainerName="c01"><Prefix>data/</Prefix>` + c.page + `</EnumerationResults>`))
-			}))
-			defer srv.Close()
-			be, err := newBackend(Config{Account: "acct", Container: "c01", Endpoint: srv.URL + "/acct", AccountKey: "a2V5"}, func(string) string { return "" })
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			defer be.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			n := 0
-			err = be.List(ctx, backend.PackFile, func(backend.FileInfo) error { n++; return nil })
-			if ctx.Err() != nil {
-				t.Fatalf("list did not end before the deadline: %v", err)
-			}
-			t.Logf("list: %v", err)
+			n, err, _ := storetest.HostileListAndStat(t, be)
 			if err == nil {
 				t.Fatalf("list succeeded with %d entries", n)
 			}

@@ -1,11 +1,9 @@
 package gcs
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/cairnbackup/cairn/backend"
 	"github.com/cairnbackup/cairn/backend/objectstore/storetest"
@@ -53,16 +51,7 @@ func TestHostileServerListAndStat(t *testing.T) {
 		}, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			be := fakeServer(t, c.handler)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			n := 0
-			lerr := be.List(ctx, backend.PackFile, func(backend.FileInfo) error { n++; return nil })
-			_, serr := be.Stat(ctx, hostileHandle)
-			if ctx.Err() != nil {
-				t.Fatalf("list or stat did not end before the deadline: %v / %v", lerr, serr)
-			}
-			t.Logf("list: %v; stat: %v", lerr, serr)
+			n, lerr, serr := storetest.HostileListAndStat(t, fakeServer(t, c.handler))
 			if lerr == nil {
 				t.Errorf("list succeeded with %d entries", n)
 			} else if c.listErr != nil && !errors.Is(lerr, c.listErr) {

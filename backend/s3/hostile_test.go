@@ -90,16 +90,7 @@ func TestHostileServerListAndStat(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			be := hostileServer(t, c.handler)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			n := 0
-			lerr := be.List(ctx, backend.PackFile, func(backend.FileInfo) error { n++; return nil })
-			_, serr := be.Stat(ctx, hostileHandle)
-			if ctx.Err() != nil {
-				t.Fatalf("list or stat did not end before the deadline: %v / %v", lerr, serr)
-			}
-			t.Logf("list: %v; stat: %v", lerr, serr)
+			n, lerr, serr := storetest.HostileListAndStat(t, hostileServer(t, c.handler))
 			if (c.name == "listing that never ends" || c.name == "negative size in a listing") && !errors.Is(lerr, backend.ErrCorrupt) {
 				t.Errorf("%s: %v, want ErrCorrupt", c.name, lerr)
 			}

@@ -161,3 +161,19 @@ func hijackClose(w http.ResponseWriter) {
 		conn.Close()
 	}
 }
+
+// HostileListAndStat lists packs and stats HostileHandle under a
+// deadline, failing the test if either hangs, and returns how many
+// entries the listing gave and both errors.
+func HostileListAndStat(t *testing.T, be backend.Backend) (n int, listErr, statErr error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	listErr = be.List(ctx, backend.PackFile, func(backend.FileInfo) error { n++; return nil })
+	_, statErr = be.Stat(ctx, HostileHandle)
+	if ctx.Err() != nil {
+		t.Fatalf("list or stat did not end before the deadline: %v / %v", listErr, statErr)
+	}
+	t.Logf("list: %v; stat: %v", listErr, statErr)
+	return n, listErr, statErr
+}
