@@ -120,6 +120,29 @@ func TestResumableUploadCheckedChunkByChunk(t *testing.T) {
 	}
 }
 
+// TestResumableUploadIncompleteAtTheEnd: a server that still waits for
+// bytes after the last chunk fails the save as transient (retried whole).
+func TestResumableUploadIncompleteAtTheEnd(t *testing.T) {
+	be := fakeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.Method == http.MethodPost {
+			w.Header().Set("Location", "http://"+r.Host+"/session/1")
+			return
+		}
+		var first, last, total int
+		fmt.Sscanf(r.Header.Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &total)
+		if last+1 == total {
+			last-- // the last chunk: keep all but its last byte
+		}
+		w.Header().Set("Range", fmt.Sprintf("bytes=0-%d", last))
+		w.WriteHeader(http.StatusPermanentRedirect)
+	})
+	err := be.Save(context.Background(), hostileHandle, backend.NewByteReader(make([]byte, 300<<10)))
+	if !errors.Is(err, backend.ErrTransient) || !strings.Contains(err.Error(), "waits for more") {
+		t.Errorf("save: %v, want ErrTransient saying the server waits for more", err)
+	}
+}
+
 // TestIgnoredRangeIsCorrupt: a server that answers a ranged read with the
 // whole object is not read as if it had sent the range.
 func TestIgnoredRangeIsCorrupt(t *testing.T) {

@@ -73,11 +73,15 @@ func (c *client) uploadResumable(ctx context.Context, bucket, name string, src i
 		n := min(chunk, size-off)
 		hdr := http.Header{"Content-Range": {fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size)}}
 		if off+n == size { // the last chunk: the answer is the object
-			resp, err := c.sendMedia(ctx, http.MethodPut, session, io.LimitReader(src, n), n, hdr, http.StatusOK, http.StatusCreated)
+			resp, err := c.sendMedia(ctx, http.MethodPut, session, io.LimitReader(src, n), n, hdr,
+				http.StatusOK, http.StatusCreated, http.StatusPermanentRedirect)
 			if err != nil {
 				return objectInfo{}, err
 			}
 			defer resp.Body.Close()
+			if resp.StatusCode == http.StatusPermanentRedirect {
+				return objectInfo{}, fmt.Errorf("%w: resumable upload: sent all %d bytes, the server holds %q and waits for more", backend.ErrTransient, size, resp.Header.Get("Range"))
+			}
 			var obj objectInfo
 			return obj, decode(resp, &obj)
 		}
