@@ -31,11 +31,14 @@ const (
 	maxErrorBody = 64 << 10
 )
 
-// client speaks Cloud Storage's JSON API (the subset a repository needs)
-// over one HTTP client: metadata and media requests under api, uploads
-// under upload.
+// client speaks Cloud Storage's JSON API (the subset a repository needs):
+// metadata and media requests under api, uploads under upload.
 type client struct {
-	hc        *http.Client
+	hc *http.Client // authenticated (for GCS)
+	// session sends a resumable upload's chunks to its session URI, which
+	// is its own credential: the OAuth token never goes to a host that a
+	// server's Location header named.
+	session   *http.Client
 	transport *http.Transport // the bottom transport, for closing idle connections
 	api       string          // ".../storage/v1/"
 	upload    string          // ".../upload/storage/v1/"
@@ -72,11 +75,10 @@ func newClient(ctx context.Context, cfg Config, counts *objectstore.Counter, get
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{
-		Transport:     &objectstore.Transport{Next: next, Counts: counts, IsList: isList},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return &client{hc: hc, transport: base, api: api, upload: upload}, nil
+	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := &http.Client{Transport: &objectstore.Transport{Next: next, Counts: counts, IsList: isList}, CheckRedirect: noRedirects}
+	session := &http.Client{Transport: &objectstore.Transport{Next: base, Counts: counts}, CheckRedirect: noRedirects}
+	return &client{hc: hc, session: session, transport: base, api: api, upload: upload}, nil
 }
 
 // endpoints derives the JSON API's URLs from an endpoint: its path, if
@@ -164,7 +166,12 @@ func (c *client) uploadURL(bucket, name, uploadType string) string {
 // send sends req and returns its answer if the status is one of ok, else
 // an *apiError made from the answer (its body read and closed).
 func (c *client) send(req *http.Request, ok ...int) (*http.Response, error) {
-	resp, err := c.hc.Do(req)
+	return sendWith(c.hc, req, ok...)
+}
+
+// sendWith is send through hc.
+func sendWith(hc *http.Client, req *http.Request, ok ...int) (*http.Response, error) {
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

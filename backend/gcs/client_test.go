@@ -180,7 +180,8 @@ func TestFencedBody(t *testing.T) {
 
 // TestServiceAccountCredentials signs in with a service account key file
 // against a token server of its own: requests carry the token it grants,
-// and a refused key is backend.ErrAccessDenied, without the key's bytes.
+// except a resumable upload's chunks, and a refused key is
+// backend.ErrAccessDenied, without the key's bytes.
 func TestServiceAccountCredentials(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -198,9 +199,30 @@ func TestServiceAccountCredentials(t *testing.T) {
 		fmt.Fprint(w, `{"access_token":"granted-token","token_type":"Bearer","expires_in":3600}`)
 	}))
 	defer tokens.Close()
+	// A resumable upload's chunks go to the session URI without the
+	// token, wherever the Location header points.
+	sessions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("Authorization"); got != "" {
+			t.Errorf("a chunk went to the session URI with Authorization %q", got)
+		}
+		io.Copy(io.Discard, r.Body)
+		var first, last, total int
+		fmt.Sscanf(r.Header.Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &total)
+		if last+1 < total {
+			w.Header().Set("Range", fmt.Sprintf("bytes=0-%d", last))
+			w.WriteHeader(http.StatusPermanentRedirect)
+			return
+		}
+		fmt.Fprint(w, `{"name":"big","size":"300000"}`)
+	}))
+	defer sessions.Close()
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if got := r.Header.Get("Authorization"); got != "Bearer granted-token" {
 			t.Errorf("%s %s with Authorization %q", r.Method, r.URL, got)
+		}
+		if r.URL.Query().Get("uploadType") == "resumable" {
+			w.Header().Set("Location", sessions.URL+"/session/1")
+			return
 		}
 		fmt.Fprint(w, `{"name":"config","size":"3"}`)
 	}))
@@ -213,12 +235,17 @@ func TestServiceAccountCredentials(t *testing.T) {
 	}
 	for _, refused := range []bool{false, true} {
 		refuse.Store(refused)
-		be, err := newBackend(context.Background(), Config{Bucket: "b01", Endpoint: api.URL, CredentialsFile: file},
+		be, err := newBackend(context.Background(), Config{Bucket: "b01", Endpoint: api.URL, CredentialsFile: file, ChunkSize: 256 << 10},
 			func(string) string { return "" })
 		if err != nil {
 			t.Fatal(err)
 		}
 		fi, err := be.Stat(context.Background(), backend.Handle{Type: backend.ConfigFile})
+		if !refused {
+			if err := be.Save(context.Background(), hostileHandle, backend.NewByteReader(make([]byte, 300000))); err != nil {
+				t.Errorf("resumable upload: %v", err)
+			}
+		}
 		be.Close()
 		switch {
 		case !refused && (err != nil || fi.Size != 3):

@@ -51,7 +51,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 
 // uploadSimple stores an object with one request (uploadType=media).
 func (c *client) uploadSimple(ctx context.Context, bucket, name string, src io.Reader, size int64) (objectInfo, error) {
-	resp, err := c.sendMedia(ctx, http.MethodPost, c.uploadURL(bucket, name, "media"), src, size, nil, http.StatusOK)
+	resp, err := sendMedia(ctx, c.hc, http.MethodPost, c.uploadURL(bucket, name, "media"), src, size, nil, http.StatusOK)
 	if err != nil {
 		return objectInfo{}, err
 	}
@@ -63,7 +63,8 @@ func (c *client) uploadSimple(ctx context.Context, bucket, name string, src io.R
 // uploadResumable stores an object of size bytes in a resumable upload
 // session, chunk bytes a request. The session's total is known from the
 // start, so the server finishes the object with the last chunk and never
-// earlier; a session left behind expires on its own after a week.
+// earlier; a session left behind expires on its own after a week. The
+// chunks go without the OAuth token: the session URI is the credential.
 func (c *client) uploadResumable(ctx context.Context, bucket, name string, src io.Reader, size, chunk int64) (objectInfo, error) {
 	session, err := c.startSession(ctx, bucket, name, size)
 	if err != nil {
@@ -73,7 +74,7 @@ func (c *client) uploadResumable(ctx context.Context, bucket, name string, src i
 		n := min(chunk, size-off)
 		hdr := http.Header{"Content-Range": {fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size)}}
 		if off+n == size { // the last chunk: the answer is the object
-			resp, err := c.sendMedia(ctx, http.MethodPut, session, io.LimitReader(src, n), n, hdr,
+			resp, err := sendMedia(ctx, c.session, http.MethodPut, session, io.LimitReader(src, n), n, hdr,
 				http.StatusOK, http.StatusCreated, http.StatusPermanentRedirect)
 			if err != nil {
 				return objectInfo{}, err
@@ -86,7 +87,7 @@ func (c *client) uploadResumable(ctx context.Context, bucket, name string, src i
 			return obj, decode(resp, &obj)
 		}
 		// 308, "resume incomplete", with the range the server holds.
-		resp, err := c.sendMedia(ctx, http.MethodPut, session, io.LimitReader(src, n), n, hdr, http.StatusPermanentRedirect)
+		resp, err := sendMedia(ctx, c.session, http.MethodPut, session, io.LimitReader(src, n), n, hdr, http.StatusPermanentRedirect)
 		if err != nil {
 			return objectInfo{}, err
 		}
@@ -122,10 +123,10 @@ func (c *client) startSession(ctx context.Context, bucket, name string, size int
 	return session, nil
 }
 
-// sendMedia sends n bytes of src as a request's body. The body is fenced:
-// once sendMedia returns, src is not read again, whatever the transport
-// still does with the request.
-func (c *client) sendMedia(ctx context.Context, method, u string, src io.Reader, n int64, hdr http.Header, ok ...int) (*http.Response, error) {
+// sendMedia sends n bytes of src as a request's body through hc. The body
+// is fenced: once sendMedia returns, src is not read again, whatever the
+// transport still does with the request.
+func sendMedia(ctx context.Context, hc *http.Client, method, u string, src io.Reader, n int64, hdr http.Header, ok ...int) (*http.Response, error) {
 	var body io.ReadCloser = http.NoBody
 	if n > 0 {
 		fence := &fencedBody{r: src}
@@ -141,7 +142,7 @@ func (c *client) sendMedia(ctx context.Context, method, u string, src io.Reader,
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	return c.send(req, ok...)
+	return sendWith(hc, req, ok...)
 }
 
 // Load implements backend.Backend with one (ranged) GET of the object's
