@@ -229,6 +229,10 @@ func decode(resp *http.Response, out any) error {
 // transport may go on reading a request's body after the call returns
 // (it closes it asynchronously); after close, which waits for a read in
 // progress, the source is never touched again, so a retry can rewind it.
+// A read after close ends the body (io.EOF): once the answer is in, the
+// transport still reads one byte past the declared length to check for
+// more, and an error there would make it drop a good connection; a body
+// cut short by a close fails on its declared length instead.
 type fencedBody struct {
 	mu     sync.Mutex
 	r      io.Reader
@@ -240,7 +244,7 @@ func (f *fencedBody) Read(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return 0, errBodyClosed
+		return 0, io.EOF
 	}
 	return f.r.Read(p)
 }
@@ -252,5 +256,3 @@ func (f *fencedBody) Close() error {
 	f.mu.Unlock()
 	return nil
 }
-
-var errBodyClosed = fmt.Errorf("gcs: upload body read after its request ended")

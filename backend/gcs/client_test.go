@@ -170,7 +170,7 @@ func TestFencedBody(t *testing.T) {
 		t.Fatalf("read: %d, %v", n, err)
 	}
 	f.Close()
-	if n, err := f.Read(p); n != 0 || !errors.Is(err, errBodyClosed) {
+	if n, err := f.Read(p); n != 0 || err != io.EOF {
 		t.Errorf("read after close: %d, %v", n, err)
 	}
 	if src.Len() != 4 {
