@@ -67,7 +67,15 @@ func mapErr(err error) error {
 	}
 	var authErr *azidentity.AuthenticationFailedError
 	var unavailable interface{ NonRetriable() }
-	if errors.As(err, &authErr) || errors.As(err, &unavailable) {
+	if errors.As(err, &authErr) {
+		// Entra ID refused the credentials, or was itself down: only the
+		// first is a refusal.
+		if r := authErr.RawResponse; r != nil && (r.StatusCode >= 500 || r.StatusCode == http.StatusTooManyRequests) {
+			return fmt.Errorf("%w: getting a token: %v", backend.ErrTransient, err)
+		}
+		return fmt.Errorf("%w: %v", backend.ErrAccessDenied, err)
+	}
+	if errors.As(err, &unavailable) {
 		return fmt.Errorf("%w: %v", backend.ErrAccessDenied, err)
 	}
 	if objectstore.TransientNetErr(err) {

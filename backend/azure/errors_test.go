@@ -51,6 +51,8 @@ func TestMapErr(t *testing.T) {
 		{resp("InvalidHeaderValue", 400), nil},
 		{resp("BlobAlreadyExists", 409), nil},
 		{&azidentity.AuthenticationFailedError{}, backend.ErrAccessDenied},
+		{&azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 401}}, backend.ErrAccessDenied},
+		{&azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 503}}, backend.ErrTransient},
 		{azidentity.NewCredentialUnavailableError("no managed identity endpoint"), backend.ErrAccessDenied},
 		{urlErr(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), backend.ErrTransient},
 		{urlErr(io.ErrUnexpectedEOF), backend.ErrTransient},

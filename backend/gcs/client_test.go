@@ -180,19 +180,20 @@ func TestFencedBody(t *testing.T) {
 
 // TestServiceAccountCredentials signs in with a service account key file
 // against a token server of its own: requests carry the token it grants,
-// except a resumable upload's chunks, and a refused key is
-// backend.ErrAccessDenied, without the key's bytes.
+// except a resumable upload's chunks; a refused key is
+// backend.ErrAccessDenied, without the key's bytes, and a token server
+// that is down is backend.ErrTransient (retried).
 func TestServiceAccountCredentials(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	var refuse atomic.Bool
+	var tokenStatus atomic.Int32 // what the token server answers: 200, 400 (refused) or 503 (down)
 	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if refuse.Load() {
-			w.WriteHeader(http.StatusBadRequest)
+		if s := int(tokenStatus.Load()); s != http.StatusOK {
+			w.WriteHeader(s)
 			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`)
 			return
 		}
@@ -233,26 +234,29 @@ func TestServiceAccountCredentials(t *testing.T) {
 	if err := os.WriteFile(file, sa, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, refused := range []bool{false, true} {
-		refuse.Store(refused)
+	for _, c := range []struct {
+		status int
+		want   error // nil: the calls succeed
+	}{{http.StatusOK, nil}, {http.StatusBadRequest, backend.ErrAccessDenied}, {http.StatusServiceUnavailable, backend.ErrTransient}} {
+		tokenStatus.Store(int32(c.status))
 		be, err := newBackend(context.Background(), Config{Bucket: "b01", Endpoint: api.URL, CredentialsFile: file, ChunkSize: 256 << 10},
 			func(string) string { return "" })
 		if err != nil {
 			t.Fatal(err)
 		}
 		fi, err := be.Stat(context.Background(), backend.Handle{Type: backend.ConfigFile})
-		if !refused {
+		if c.want == nil {
 			if err := be.Save(context.Background(), hostileHandle, backend.NewByteReader(make([]byte, 300000))); err != nil {
 				t.Errorf("resumable upload: %v", err)
 			}
 		}
 		be.Close()
 		switch {
-		case !refused && (err != nil || fi.Size != 3):
+		case c.want == nil && (err != nil || fi.Size != 3):
 			t.Errorf("stat with a granted token: %+v, %v", fi, err)
-		case refused && !errors.Is(err, backend.ErrAccessDenied):
-			t.Errorf("stat with a refused key: %v, want ErrAccessDenied", err)
-		case refused && strings.Contains(err.Error(), "PRIVATE KEY"):
+		case c.want != nil && !errors.Is(err, c.want):
+			t.Errorf("stat with the token server answering %d: %v, want %v", c.status, err, c.want)
+		case c.want != nil && strings.Contains(err.Error(), "PRIVATE KEY"):
 			t.Errorf("the error shows the key: %v", err)
 		}
 	}

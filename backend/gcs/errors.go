@@ -128,6 +128,11 @@ func mapErr(err error) error {
 	}
 	var rerr *oauth2.RetrieveError
 	if errors.As(err, &rerr) {
+		// The token endpoint refused the credentials, or was itself
+		// down: only the first is a refusal.
+		if r := rerr.Response; r != nil && (r.StatusCode >= 500 || r.StatusCode == http.StatusTooManyRequests) {
+			return fmt.Errorf("%w: getting a token: %v", backend.ErrTransient, err)
+		}
 		return fmt.Errorf("%w: %v", backend.ErrAccessDenied, err)
 	}
 	if objectstore.TransientNetErr(err) {

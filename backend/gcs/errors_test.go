@@ -52,6 +52,8 @@ func TestMapErr(t *testing.T) {
 		{api(400, "invalid"), nil},
 		{api(412, "conditionNotMet"), nil},
 		{&oauth2.RetrieveError{Response: &http.Response{StatusCode: 400}, ErrorCode: "invalid_grant"}, backend.ErrAccessDenied},
+		{&oauth2.RetrieveError{Response: &http.Response{StatusCode: 503}}, backend.ErrTransient},
+		{&oauth2.RetrieveError{Response: &http.Response{StatusCode: 429}}, backend.ErrTransient},
 		{urlErr(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), backend.ErrTransient},
 		{urlErr(io.ErrUnexpectedEOF), backend.ErrTransient},
 		{urlErr(&net.DNSError{Err: "no such host", Name: "nope", IsNotFound: true}), nil},
