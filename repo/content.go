@@ -26,11 +26,15 @@ const maxContentStarts = 64
 // first chunk is one of these (the chunker's first cut depends on the
 // file's first bytes alone), so a file whose first chunk is none of them
 // need not be hashed whole. complete is false when the index knows more
-// files of the size than it returns, or cannot be read: nothing is ruled
-// out then.
+// files of the size than it returns: nothing is ruled out then. An index
+// that cannot be read knows none (it only saves work), and a malformed
+// entry rules nothing out.
 func (r *Repository) ContentStartsOfSize(size uint64) (starts []Extent, complete bool) {
 	vals, more, err := r.cache.MetaWithPrefix(bucketContent, binary.BigEndian.AppendUint64(nil, size), maxContentStarts)
-	if err != nil || more {
+	switch {
+	case err != nil:
+		return nil, true
+	case more:
 		return nil, false
 	}
 	for _, v := range vals {

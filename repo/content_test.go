@@ -64,3 +64,14 @@ func TestContentStartsOfACommonSize(t *testing.T) {
 		}
 	}
 }
+
+// TestContentStartsOfAClosedIndex: an index that cannot be read knows no
+// file of the size (it only saves work), so nothing is hashed for it.
+func TestContentStartsOfAClosedIndex(t *testing.T) {
+	r, _ := newRepo(t, mem.New())
+	r.RememberContent(1<<20, repo.ID{1}, []repo.Extent{{Blob: repo.ID{1, 1}, Length: 1 << 20}})
+	r.Close()
+	if starts, complete := r.ContentStartsOfSize(1 << 20); len(starts) != 0 || !complete {
+		t.Errorf("closed index: %d starts, complete %v; want none, complete", len(starts), complete)
+	}
+}

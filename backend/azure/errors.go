@@ -70,7 +70,7 @@ func mapErr(err error) error {
 	if errors.As(err, &authErr) {
 		// Entra ID refused the credentials, or was itself down: only the
 		// first is a refusal.
-		if r := authErr.RawResponse; r != nil && (r.StatusCode >= 500 || r.StatusCode == http.StatusTooManyRequests) {
+		if r := authErr.RawResponse; r != nil && objectstore.StatusSentinel(r.StatusCode) == backend.ErrTransient {
 			return fmt.Errorf("%w: getting a token: %v", backend.ErrTransient, err)
 		}
 		return fmt.Errorf("%w: %v", backend.ErrAccessDenied, err)

@@ -155,7 +155,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 	}
 	dir := b.prefix + string(t) + "/"
 	pager := b.client.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: &dir})
-	seen := map[string]bool{} // markers followed so far
+	var markers objectstore.PageTokens
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
@@ -164,18 +164,17 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 			}
 			return fmt.Errorf("list %s: %w", t, b.withHint(mapErr(err)))
 		}
-		if m := page.NextMarker; m != nil && *m != "" {
-			if seen[*m] {
-				return fmt.Errorf("list %s: %w: the server repeated a listing marker (the listing would never end)", t, backend.ErrCorrupt)
+		if m := page.NextMarker; m != nil {
+			if err := markers.Follow(*m); err != nil {
+				return fmt.Errorf("list %s: %w", t, err)
 			}
-			seen[*m] = true
 		}
 		for _, it := range page.Segment.BlobItems {
 			if it.Name == nil || it.Properties == nil || it.Properties.ContentLength == nil {
 				continue
 			}
-			if *it.Properties.ContentLength < 0 {
-				return fmt.Errorf("list %s: %w: the listing gives %q a size of %d", t, backend.ErrCorrupt, *it.Name, *it.Properties.ContentLength)
+			if err := objectstore.ListedSize(*it.Name, *it.Properties.ContentLength); err != nil {
+				return fmt.Errorf("list %s: %w", t, err)
 			}
 			name, ok := objectstore.ObjectName(t, strings.TrimPrefix(*it.Name, dir))
 			if !ok {

@@ -130,7 +130,7 @@ func mapErr(err error) error {
 	if errors.As(err, &rerr) {
 		// The token endpoint refused the credentials, or was itself
 		// down: only the first is a refusal.
-		if r := rerr.Response; r != nil && (r.StatusCode >= 500 || r.StatusCode == http.StatusTooManyRequests) {
+		if r := rerr.Response; r != nil && objectstore.StatusSentinel(r.StatusCode) == backend.ErrTransient {
 			return fmt.Errorf("%w: getting a token: %v", backend.ErrTransient, err)
 		}
 		return fmt.Errorf("%w: %v", backend.ErrAccessDenied, err)

@@ -265,15 +265,15 @@ func (c *client) list(ctx context.Context, bucket string, q url.Values, pageSize
 	if pageSize > 0 {
 		q.Set("maxResults", strconv.Itoa(pageSize))
 	}
-	seen := map[string]bool{} // page tokens followed so far
+	var tokens objectstore.PageTokens
 	for {
 		var p listPage
 		if err := c.call(ctx, http.MethodGet, c.objectsURL(bucket)+"?"+q.Encode(), nil, &p); err != nil {
 			return err
 		}
 		for _, o := range p.Items {
-			if o.Size < 0 {
-				return fmt.Errorf("%w: the listing gives %q a size of %d", backend.ErrCorrupt, o.Name, o.Size)
+			if err := objectstore.ListedSize(o.Name, o.Size); err != nil {
+				return err
 			}
 		}
 		if err := fn(p); err != nil {
@@ -282,10 +282,9 @@ func (c *client) list(ctx context.Context, bucket string, q url.Values, pageSize
 		if p.NextPageToken == "" {
 			return nil
 		}
-		if seen[p.NextPageToken] {
-			return fmt.Errorf("%w: the server repeated a listing page token (the listing would never end)", backend.ErrCorrupt)
+		if err := tokens.Follow(p.NextPageToken); err != nil {
+			return err
 		}
-		seen[p.NextPageToken] = true
 		q.Set("pageToken", p.NextPageToken)
 	}
 }

@@ -127,3 +127,18 @@ func TestMissingBucket(t *testing.T) {
 		t.Errorf("preparation without MakeBucket: %v", err)
 	}
 }
+
+func TestPageTokens(t *testing.T) {
+	var p PageTokens
+	for _, tok := range []string{"", "a", "", "b"} {
+		if err := p.Follow(tok); err != nil {
+			t.Fatalf("follow %q: %v", tok, err)
+		}
+	}
+	if err := p.Follow("a"); !errors.Is(err, ErrListLoop) || !errors.Is(err, backend.ErrCorrupt) {
+		t.Errorf("a repeated token: %v, want ErrListLoop (ErrCorrupt)", err)
+	}
+	if err := ListedSize("k", -1); !errors.Is(err, backend.ErrCorrupt) || ListedSize("k", 0) != nil {
+		t.Errorf("sizes: %v", err)
+	}
+}

@@ -148,8 +148,8 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if errors.Is(obj.Err, errListLoop) {
-				return fmt.Errorf("list %s: %w: %v", t, backend.ErrCorrupt, errListLoop)
+			if errors.Is(obj.Err, objectstore.ErrListLoop) {
+				return fmt.Errorf("list %s: %w", t, objectstore.ErrListLoop)
 			}
 			return fmt.Errorf("list %s: %w", t, b.withHint(mapErr(obj.Err)))
 		}
@@ -157,8 +157,8 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		if !ok {
 			continue
 		}
-		if obj.Size < 0 {
-			return fmt.Errorf("list %s: %w: the listing gives %q a size of %d", t, backend.ErrCorrupt, obj.Key, obj.Size)
+		if err := objectstore.ListedSize(obj.Key, obj.Size); err != nil {
+			return fmt.Errorf("list %s: %w", t, err)
 		}
 		if err := fn(backend.FileInfo{Name: name, Size: obj.Size}); err != nil {
 			return err
